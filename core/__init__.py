@@ -1,0 +1,1 @@
+"""Shared foundations: settings, errors, time helpers. Imports nothing of hsba."""
