@@ -1,0 +1,102 @@
+"""``hsba xml``: signed XML exports (XML 130 claim tables, HoSoBenhAn record)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import InvalidInput
+
+VERDICT_EXIT = {"VALID": 0}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("xml", help="XML 130 / HoSoBenhAn: xuất, ký, kiểm tra / export, sign, verify")
+    xsub = p.add_subparsers(dest="xml_command", required=True)
+
+    exp = xsub.add_parser("export", help="export an encounter as XML 130 or HoSoBenhAn")
+    src = exp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--encounter", help="encounter id in the EMR")
+    src.add_argument("--sample", action="store_true", help="a built-in sample encounter")
+    exp.add_argument("--format", choices=["xml130", "hosobenhan"], default="xml130")
+    exp.add_argument("--sign-with", metavar="KEY_ID", default="",
+                     help="sign with this key of the keystore (default: the hospital seal)")
+    exp.add_argument("--unsigned", action="store_true", help="do not sign")
+    exp.add_argument("--out", required=True, type=Path)
+    exp.set_defaults(func=_export)
+
+    ver = xsub.add_parser("verify", help="verify a signed XML file")
+    ver.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ver.add_argument("--trust", action="append", type=Path, default=[], metavar="PEM")
+    ver.add_argument("--format", choices=["xml130", "hosobenhan"], default="xml130")
+    ver.add_argument("--online", action="store_true", help="fetch revocation data")
+    ver.add_argument("--json", action="store_true")
+    ver.set_defaults(func=_verify)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from insurance.xml130 import build_claim
+
+    if args.format != "xml130":
+        raise InvalidInput("xml.format", "Xuất HoSoBenhAn dùng: hsba emr export.",
+                           "HoSoBenhAn export: use the EMR export.")
+    if args.sample:
+        from insurance.sample import sample_encounter
+
+        enc = sample_encounter()
+    else:
+        from insurance.from_emr import claim_encounter_for
+
+        enc = claim_encounter_for(args.encounter)
+    xml = build_claim(enc)
+    if not args.unsigned:
+        from workflow.xml_exports import seal_signer  # the hospital seal from key custody
+        from signer.xml.sign import sign_enveloped
+
+        xml = sign_enveloped(xml, signer=seal_signer(args.sign_with or None))
+    args.out.write_bytes(xml)
+    print(str(args.out))
+    return 0
+
+
+def _load_pem_certs(paths: list[Path]) -> list[bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    out = []
+    for p in paths:
+        try:
+            for c in x509.load_pem_x509_certificates(p.read_bytes()):
+                out.append(c.public_bytes(Encoding.DER))
+        except (OSError, ValueError) as e:
+            raise InvalidInput("cli.trust", f"Không đọc được tệp chứng thư {p}.",
+                               f"Cannot read certificate file {p}.") from e
+    return out
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from signer.xml.verify import verify_xml
+
+    roots = _load_pem_certs(args.trust)
+    placement = "CHUKYDONVI" if args.format == "xml130" else ""
+    results = []
+    for f in args.files:
+        try:
+            data = f.read_bytes()
+        except OSError as e:
+            raise InvalidInput("cli.file", f"Không đọc được tệp {f}.", f"Cannot read {f}.") from e
+        r = verify_xml(data, trust_roots=roots, placement=placement, offline=not args.online)
+        results.append((f, r))
+    if args.json:
+        print(json.dumps([{"file": str(f), **r.to_dict()} for f, r in results],
+                         ensure_ascii=False, indent=2))
+    else:
+        for f, r in results:
+            msg = r.message_en if args.lang == "en" else r.message_vi
+            print(f"{f}: {r.verdict} — {msg}")
+            if r.signer_subject:
+                print(f"  {r.signer_subject} | {r.signing_time} | {r.algorithm}")
+    sys.stdout.flush()
+    return 0 if all(r.verdict == "VALID" for _, r in results) else 1

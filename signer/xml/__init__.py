@@ -1,0 +1,1 @@
+"""XML signatures (XAdES-BES, enveloped): see sign.py and verify.py."""

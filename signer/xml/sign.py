@@ -1,0 +1,124 @@
+"""Enveloped XAdES-BES signing with endesive, the key staying in hsba's key custody.
+
+endesive's ``BES.enveloped`` builds the signature and calls back for the raw
+signature value; the callback hands the canonical ``SignedInfo`` to the
+pyHanko ``Signer`` from ``hsm/`` (software key, PKCS#11 token or remote
+provider), so no private key is ever read here. The signature is then moved
+into the element the format expects (``CHUKYDONVI`` for XML 130): the
+reference's XPath transform excludes the signature wherever it sits, so the
+digest computed by endesive over the document with that element empty stays
+valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from lxml import etree
+
+from core.errors import InvalidInput, SigningError
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+SIG_METHODS = {
+    ("rsa", "sha256"): "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    ("rsa", "sha384"): "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    ("rsa", "sha512"): "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    ("ec", "sha256"): "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    ("ec", "sha384"): "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+}
+_endesive_lock = threading.Lock()
+
+
+def _key_type(cert: asn1_x509.Certificate) -> tuple[str, int]:
+    algo = cert.public_key.algorithm
+    if algo == "rsa":
+        return "rsa", cert.public_key.bit_size
+    if algo == "ec":
+        return "ec", cert.public_key.bit_size
+    raise SigningError("xml.unsupported_key", f"Loại khoá {algo} không được hỗ trợ.",
+                       f"Key type {algo} is not supported.")
+
+
+def _ec_raw(der: bytes, bits: int) -> bytes:
+    """XML-DSig wants ECDSA as r‖s, each padded to the curve size (RFC 4050)."""
+    r, s = decode_dss_signature(der)
+    size = (bits + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def sign_enveloped(
+    xml: bytes,
+    *,
+    signer: Any,
+    placement: str = "CHUKYDONVI",
+    digest: str = "sha256",
+) -> bytes:
+    """Sign ``xml`` with a pyHanko ``Signer`` and put the signature under ``placement``.
+
+    ``placement`` is the tag of a direct child of the root that must exist and be
+    empty (XML 130: ``CHUKYDONVI``); ``""`` appends the signature to the root
+    (``HoSoBenhAn``). Refuses keys weaker than TT 15/2025/TT-BKHCN allows.
+    """
+    from endesive.xades import bes
+
+    cert: asn1_x509.Certificate = signer.signing_cert
+    if cert is None:
+        raise SigningError("xml.no_certificate", "Khoá ký không có chứng thư số.",
+                           "The signing key has no certificate.")
+    kind, bits = _key_type(cert)
+    if (kind == "rsa" and bits < 2048) or (kind == "ec" and bits < 256):
+        raise SigningError(
+            "xml.weak_key",
+            f"Khoá {kind.upper()} {bits} bit yếu hơn mức tối thiểu của TT 15/2025/TT-BKHCN.",
+            f"{kind.upper()} {bits}-bit key is weaker than TT 15/2025/TT-BKHCN allows.")
+    if (kind, digest) not in SIG_METHODS:
+        raise SigningError("xml.weak_digest", f"Thuật toán băm {digest} không được phép.",
+                           f"Digest {digest} is not allowed.")
+    try:
+        tree = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False,
+                                                            no_network=True, load_dtd=False))
+    except etree.XMLSyntaxError as e:
+        raise InvalidInput("xml.malformed", "Tệp XML không đọc được.",
+                           "The XML file cannot be parsed.", details=[str(e)]) from e
+    if tree.findall(f".//{{{DS_NS}}}Signature"):
+        raise SigningError("xml.already_signed", "Tệp XML đã có chữ ký.",
+                           "The XML file is already signed.")
+    target = None
+    if placement:
+        target = tree.find(placement)
+        if target is None or len(target) or (target.text or "").strip():
+            raise InvalidInput(
+                "xml.no_signature_slot",
+                f"Không có phần tử {placement} trống để đặt chữ ký.",
+                f"No empty {placement} element to hold the signature.")
+
+    def signproc(data: bytes, _hashalgo: str) -> bytes:
+        raw = asyncio.run(signer.async_sign_raw(data, digest))
+        return _ec_raw(raw, bits) if kind == "ec" else raw
+
+    cert_der = cert.dump()
+    crypto_cert = x509.load_der_x509_certificate(cert_der)
+    source = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    with _endesive_lock:
+        # endesive describes every document with a Certum (Polish CA) ObjectIdentifier;
+        # that element is optional in XAdES (DataObjectFormat = Description?,
+        # ObjectIdentifier?, MimeType), so it is left out for the hospital's files.
+        original = bes.ObjectIdentifier
+        bes.ObjectIdentifier = lambda *a, **k: ""
+        try:
+            signed = bes.BES().enveloped(source, crypto_cert, cert_der, signproc, None, None,
+                                         signaturemethod=SIG_METHODS[(kind, digest)])
+        finally:
+            bes.ObjectIdentifier = original
+    root = signed.getroot()
+    sig = root.find(f"{{{DS_NS}}}Signature")
+    if target is not None and sig is not None:
+        slot = root.find(placement)
+        root.remove(sig)
+        slot.append(sig)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
