@@ -1,0 +1,102 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds nothing heavy itself: the lifespan opens the
+workflow :class:`~workflow.services.Services` (database, store, keystore,
+PKI, policies) and the token-signing key ring, and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.auth.keys import TokenKeyRing
+from api.auth.tokens import TokenService
+from api.idempotency import IdempotencyMiddleware
+from api.metrics import ApiMetrics
+from api.middleware import ApiLimits, ApiMiddleware
+from core.settings import Settings, get_settings
+
+log = logging.getLogger("hsba.api")
+
+API_DESCRIPTION = (
+    "hsba: ký số và lưu trữ hồ sơ bệnh án điện tử. Signing API for hospital systems: "
+    "documents, signature requests, signing, verification, archive, audit, webhooks, FHIR R4."
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Any = None,
+    limits: ApiLimits | None = None,
+) -> FastAPI:
+    """Build the app. ``services`` may be given (tests, bench); else the
+    lifespan opens one from ``settings`` and closes it on shutdown."""
+    settings = settings or get_settings()
+    settings.check_production()
+    limits = limits or ApiLimits(max_upload_bytes=settings.max_upload_mb * 1024 * 1024)
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from workflow.services import Services
+
+        owned = services is None
+        app.state.services = services if services is not None else Services.from_settings(settings)
+        app.state.services.metrics = metrics
+        ring = TokenKeyRing(settings.data_dir / "api-keys")
+        app.state.tokens = TokenService(ring, issuer=settings.jwt_issuer,
+                                        audience=settings.jwt_audience)
+        scheduler = getattr(app.state.services, "start_background", None)
+        if owned and scheduler is not None:
+            scheduler()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="hsba",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    problems.install(app)
+
+    from api.routes import auth, health
+
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    for name in ("documents", "verify", "records", "webhooks", "fhir"):
+        module = _optional_router(name)
+        if module is not None:
+            app.include_router(module.router)
+
+    app.add_middleware(IdempotencyMiddleware,
+                       store_getter=lambda: app.state.services.idempotency,
+                       tokens_getter=lambda: app.state.tokens)
+    app.add_middleware(ApiMiddleware, limits=limits, metrics=metrics)
+    return app
+
+
+def _optional_router(name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(f"api.routes.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"api.routes.{name}":
+            return None
+        raise

@@ -1,0 +1,136 @@
+"""Access tokens: JWTs made and checked with python-jose.
+
+Checks, in this order: size cap before any parsing; header ``alg`` in the
+allow-list (RS256, ES256: never ``none`` nor HS*); ``kid`` names a key of the
+ring and the header's ``alg`` is that key's own algorithm (so an HS256 token
+"signed" with the public key is refused before any HMAC is computed); then the
+signature, ``iss``, ``aud``, ``exp``, ``iat`` and ``sub``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jose import JWTError, jwt
+
+from api.auth.keys import TokenKeyRing
+from core.errors import Unauthorized
+
+ALLOWED_ALGS = frozenset({"RS256", "ES256"})
+MAX_TOKEN_BYTES = 8 * 1024
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the token says."""
+
+    subject: str
+    """Account id."""
+    tenant: str
+    """Hospital code: every query is filtered by it."""
+    role: str
+    kind: str
+    """``staff``, ``client`` or ``device``."""
+    username: str = ""
+    practitioner_id: str | None = None
+    department: str | None = None
+    token_id: str = ""
+    scopes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _refuse(reason: str) -> Unauthorized:
+    return Unauthorized(
+        "auth.invalid_token",
+        "Mã truy cập không hợp lệ hoặc đã hết hạn.",
+        "The access token is invalid or expired.",
+        details={"reason": reason},
+    )
+
+
+class TokenService:
+    def __init__(
+        self, ring: TokenKeyRing, *, issuer: str, audience: str, ttl_s: int = 900
+    ) -> None:
+        self.ring = ring
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_s = ttl_s
+
+    def issue(self, principal: Principal, *, ttl_s: int | None = None) -> tuple[str, int]:
+        now = int(time.time())
+        ttl = ttl_s or self.ttl_s
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": principal.subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "hsba:tenant": principal.tenant,
+            "hsba:role": principal.role,
+            "hsba:kind": principal.kind,
+            "hsba:username": principal.username,
+        }
+        if principal.practitioner_id:
+            claims["hsba:practitioner"] = principal.practitioner_id
+        if principal.department:
+            claims["hsba:department"] = principal.department
+        if principal.scopes:
+            claims["scope"] = " ".join(principal.scopes)
+        key = self.ring.active
+        token = jwt.encode(claims, key.private_pem.decode(), algorithm=key.alg,
+                           headers={"kid": key.kid})
+        return token, ttl
+
+    def verify(self, token: str) -> Principal:
+        if len(token.encode("utf-8", "surrogatepass")) > MAX_TOKEN_BYTES:
+            raise _refuse("too_large")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError as e:
+            raise _refuse("malformed") from e
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGS:
+            raise _refuse("algorithm_not_allowed")
+        kid = header.get("kid")
+        key = self.ring.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise _refuse("unknown_kid")
+        if alg != key.alg:
+            raise _refuse("algorithm_mismatch")
+        try:
+            claims = jwt.decode(
+                token,
+                key.public_pem.decode(),
+                algorithms=[key.alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                    "leeway": 30,
+                },
+            )
+        except JWTError as e:
+            raise _refuse("rejected") from e
+        try:
+            return Principal(
+                subject=str(claims["sub"]),
+                tenant=str(claims["hsba:tenant"]),
+                role=str(claims["hsba:role"]),
+                kind=str(claims["hsba:kind"]),
+                username=str(claims.get("hsba:username", "")),
+                practitioner_id=claims.get("hsba:practitioner"),
+                department=claims.get("hsba:department"),
+                token_id=str(claims.get("jti", "")),
+                scopes=tuple(str(claims.get("scope", "")).split()),
+            )
+        except KeyError as e:
+            raise _refuse("missing_claim") from e

@@ -1,0 +1,182 @@
+"""Wiring: one :class:`Services` per process, built from the settings.
+
+It opens the records database, the object store, the keystore, the PKI
+(development PKI or the configured TSAs and trust anchors) and the policies,
+each on first use, so that a missing or unreachable part is reported by
+``/readyz`` instead of stopping the process. Nothing here is built at import
+time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from core.settings import Settings, get_settings
+from workflow.accounts import AccountStore
+from workflow.db import create_tables
+from workflow.idempotency import IdempotencyStore
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """The stages the workflow drives, opened lazily and closed together."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.accounts = AccountStore(engine)
+        self.idempotency = IdempotencyStore(engine)
+        self._lock = threading.RLock()
+        self.executor = ThreadPoolExecutor(
+            max_workers=4,
+            thread_name_prefix="hsba-sign",
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Services:
+        settings = settings or get_settings()
+        settings.check_production()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.effective_database_url
+        from archive.db import make_engine, upgrade
+
+        upgrade(url)
+        engine = make_engine(url)
+        create_tables(engine)
+        services = cls(settings, engine)
+        for warning in settings.development_adapters():
+            log.warning("development adapter in use: %s", warning)
+        return services
+
+    # --- stages, opened on first use -----------------------------------------
+    @cached_property
+    def policies(self) -> Any:
+        from policies import load_policies
+
+        return load_policies(self.settings.policies_dir)
+
+    @cached_property
+    def store(self) -> Any:
+        from archive import open_store
+
+        return open_store(self.settings)
+
+    @cached_property
+    def index(self) -> Any:
+        from archive.index import RecordsIndex
+
+        return RecordsIndex(self.engine)
+
+    @cached_property
+    def audit(self) -> Any:
+        from archive.audit import AuditChain
+
+        return AuditChain(self.engine)
+
+    @cached_property
+    def keystore(self) -> Any:
+        try:
+            from hsm import open_keystore
+        except ImportError:  # adapter until hsm.open_keystore lands
+            return _open_keystore_fallback(self.settings)
+        return open_keystore(self.settings)
+
+    @cached_property
+    def pki(self) -> Any:
+        """The development PKI (``HSBA_PKI=dev``), else None."""
+        if self.settings.pki != "dev":
+            return None
+        from hsm.dev_pki import DevPki
+
+        return DevPki.load_or_create(self.settings.data_dir, base_url=self.settings.base_url)
+
+    @cached_property
+    def access(self) -> Any:
+        from workflow.access import AccessGate
+
+        return AccessGate(self)
+
+    @cached_property
+    def trail(self) -> Any:
+        from workflow.trail import AuditTrail
+
+        return AuditTrail(self)
+
+    # --- readiness -------------------------------------------------------------
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Each dependency: ``{"ok": bool, "detail": str}``; never raises."""
+        checks: dict[str, Callable[[], object]] = {
+            "database": lambda: self._ping_db(),
+            "object_store": lambda: next(iter(self.store.list(f"{self.settings.hospital_code}/__ready__")), None),
+            "hsm": lambda: self.keystore.list_keys(),
+            "tsa": lambda: self._ping_tsa(),
+        }
+        out: dict[str, dict[str, Any]] = {}
+        for name, check in checks.items():
+            try:
+                check()
+                out[name] = {"ok": True, "detail": "ok"}
+            except Exception as e:  # noqa: BLE001 - readiness reports every failure
+                out[name] = {"ok": False, "detail": type(e).__name__}
+        return out
+
+    def _ping_db(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def _ping_tsa(self) -> None:
+        if self.settings.tsa_urls:
+            import httpx
+
+            # A TSA answers POST only; any HTTP answer means it is reachable.
+            httpx.get(self.settings.tsa_urls[0], timeout=self.settings.tsa_timeout_s)
+        elif self.pki is None:
+            raise RuntimeError("no TSA configured")
+
+    @cached_property
+    def scheduler(self) -> Any:
+        from workflow.scheduler import Scheduler
+
+        return Scheduler()
+
+    def start_background(self) -> None:
+        """Start the in-process jobs (webhook delivery)."""
+        try:
+            from workflow.webhooks import register_jobs
+        except ImportError:
+            return
+        register_jobs(self)
+        self.scheduler.start()
+
+    def close(self) -> None:
+        sched = self.__dict__.get("scheduler")
+        if sched is not None:
+            sched.stop()
+        self.executor.shutdown(wait=True, cancel_futures=False)
+        ks = self.__dict__.get("keystore")
+        if ks is not None and hasattr(ks, "close"):
+            try:
+                ks.close()
+            except Exception:  # noqa: BLE001
+                log.warning("keystore close failed", exc_info=True)
+        self.engine.dispose()
+
+
+def _open_keystore_fallback(settings: Settings) -> Any:
+    if settings.keystore == "pkcs11":
+        from hsm.pkcs11 import Pkcs11Keystore
+
+        return Pkcs11Keystore(settings.pkcs11_module, settings.pkcs11_token_label,
+                              settings.pkcs11_user_pin.get_secret_value())
+    from hsm.software import DevSoftwareKeystore
+
+    return DevSoftwareKeystore(settings.data_dir)
