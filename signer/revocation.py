@@ -263,7 +263,7 @@ async def check_signer_status(
     )
     who = _subject(signing_cert)
     try:
-        await validator.async_validate_usage(key_usage=set(key_usage))
+        await validator.async_validate_usage(key_usage=set(key_usage))  # type: ignore[no-untyped-call]
     except cv_errors.RevokedError as e:
         raise SigningError(
             "sign.certificate_revoked",

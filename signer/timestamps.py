@@ -1,0 +1,90 @@
+"""RFC 3161 time-stamping with several TSAs and failover.
+
+pyHanko's :class:`~pyhanko.sign.timestamps.HTTPTimeStamper` sends a nonce and
+checks it in the answer; :class:`FailoverTimeStamper` adds a check that the
+token stamps the digest that was asked for, and tries each TSA in order. When
+none answers it raises :class:`UnavailableError`: the signature is not
+produced, nothing half-done comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from asn1crypto import cms
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko.sign.timestamps.common_utils import extract_ts_certs
+
+from core.errors import UnavailableError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FailoverTimeStamper", "http_timestampers", "timestamper_for"]
+
+
+class FailoverTimeStamper(TimeStamper):
+    """A pyHanko ``TimeStamper`` asking each TSA in turn until one answers correctly."""
+
+    def __init__(self, timestampers: Sequence[TimeStamper]) -> None:
+        super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
+        if not timestampers:
+            raise ValueError("FailoverTimeStamper needs at least one TSA")
+        self.timestampers = tuple(timestampers)
+        self.failures = 0
+        """How many TSA attempts failed (for metrics)."""
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        errors: list[str] = []
+        for index, tsa in enumerate(self.timestampers):
+            try:
+                token = await tsa.async_timestamp(message_digest, md_algorithm)
+                _check_imprint(token, message_digest, md_algorithm)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # noqa: BLE001 - any TSA failure: try the next one
+                self.failures += 1
+                errors.append(f"TSA #{index + 1}: {type(e).__name__}: {e}")
+                log.warning("TSA #%d failed: %s", index + 1, type(e).__name__)
+                continue
+            for cert in extract_ts_certs(token, self.cert_registry):
+                self._certs[cert.issuer_serial] = cert
+            # a real token serves as well as a dummy for size estimation and for
+            # collecting the TSA's validation paths: no extra request later
+            self._dummy_response_cache.setdefault(md_algorithm, token)
+            return token
+        raise UnavailableError(
+            "sign.tsa_unavailable",
+            "Không máy chủ cấp dấu thời gian (TSA) nào trả lời; chữ ký chưa được tạo.",
+            "No time-stamping authority (TSA) answered; the signature was not made.",
+            details=errors,
+        )
+
+
+def _check_imprint(token: cms.ContentInfo, digest: bytes, md_algorithm: str) -> None:
+    tst_info = token["content"]["encap_content_info"]["content"].parsed
+    imprint = tst_info["message_imprint"]
+    if (
+        imprint["hashed_message"].native != digest
+        or imprint["hash_algorithm"]["algorithm"].native != md_algorithm
+    ):
+        raise ValueError("timestamp token does not stamp the requested digest")
+
+
+def http_timestampers(urls: Sequence[str], timeout_s: float = 10.0) -> list[TimeStamper]:
+    """One pyHanko ``HTTPTimeStamper`` (nonce checked) per URL, in order."""
+    return [HTTPTimeStamper(url, timeout=timeout_s) for url in urls]
+
+
+def timestamper_for(timestampers: Sequence[TimeStamper]) -> TimeStamper | None:
+    """The timestamper to hand to pyHanko: ``None``, the only one, or a failover chain.
+
+    Build a :class:`FailoverTimeStamper` once per process and pass it in: it keeps
+    the TSA certificates it has seen, saving a request per signature.
+    """
+    if not timestampers:
+        return None
+    if len(timestampers) == 1 and isinstance(timestampers[0], FailoverTimeStamper):
+        return timestampers[0]
+    return FailoverTimeStamper(timestampers)
