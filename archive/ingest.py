@@ -1,0 +1,320 @@
+"""Durable ingest of a document version: intent → object → index row + audit.
+
+A version is acknowledged (an :class:`IngestReceipt` returned) only after
+
+1. its intent is committed in ``pending_ingests`` (key, sha256, metadata),
+2. its object is stored (write-once, sha256 checked, WORM lock), and
+3. its index rows and audit event are committed in one transaction, which
+   also removes the intent.
+
+A crash between steps leaves an intent behind; :func:`reconcile` completes
+it (object present) or drops it (object never written: nothing was
+acknowledged, the caller retries). Ingest is idempotent: the same content for
+the same document returns the existing version. ``HSBA_TEST_CRASH_AT=<step>``
+(steps: ``after_intent``, ``after_put``, ``before_commit``, ``after_commit``)
+makes the process kill itself there; tests only, refused in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archive.audit import AuditChain, AuditRecord
+from archive.index import RecordsIndex
+from archive.keys import object_key
+from archive.models import Document, DocumentVersion, PendingIngest, Signature, Tenant
+from archive.retention import RetentionClass, lock_date, retain_until, today_utc
+from archive.store import ObjectStore, check_content, sha256_hex
+from core.errors import ArchiveError, Conflict
+
+log = logging.getLogger(__name__)
+CRASH_STEPS = ("after_intent", "after_put", "before_commit", "after_commit")
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    """One signature on an archived version (from the signer's report)."""
+
+    field: str
+    role: str
+    signer_subject: str
+    method: str
+    level: str
+    signed_at: datetime
+    practitioner_id: str | None = None
+    policy_version: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """Index data of a document (patient identifiers are stored for search only)."""
+
+    tenant_id: str
+    form_code: str
+    form_version: str = "v1"
+    patient_ref: str | None = None
+    patient_cccd: str | None = None
+    patient_bhyt: str | None = None
+    encounter_ref: str | None = None
+    department: str | None = None
+    status: str = "archived"
+    retention_class: str = RetentionClass.INPATIENT_10Y.value
+    closed_year: int | None = None
+    """Year the case closed; None while open (retention then counts from this year)."""
+    policy_version: str | None = None
+    tenant_name: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    document_id: str
+    data: bytes
+    meta: DocumentMeta
+    actor_id: str
+    reason: str = "signed"
+    media: str = "pdf"
+    signatures: Sequence[SignatureRecord] = field(default_factory=tuple)
+    last_timestamp_expiry: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IngestReceipt:
+    document_id: str
+    version: int
+    object_key: str
+    sha256: str
+    size: int
+    duplicate: bool
+    """True when this content was already archived for the document (idempotent retry)."""
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get("HSBA_TEST_CRASH_AT") == step:
+        if os.environ.get("HSBA_ENV") == "production":
+            log.error("HSBA_TEST_CRASH_AT ignored in production")
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _payload(item: IngestItem) -> dict[str, Any]:
+    return {
+        "meta": asdict(item.meta),
+        "actor_id": item.actor_id,
+        "reason": item.reason,
+        "media": item.media,
+        "signatures": [{**asdict(s), "signed_at": s.signed_at.isoformat()}
+                       for s in item.signatures],
+        "last_timestamp_expiry": (item.last_timestamp_expiry.isoformat()
+                                  if item.last_timestamp_expiry else None),
+        "intent_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _retain(meta: dict[str, Any]) -> date | None:
+    year = meta.get("closed_year") or today_utc().year
+    return retain_until(meta["retention_class"], int(year))
+
+
+class Archiver:
+    """Stores document versions durably: one store, one records index, one audit chain."""
+
+    def __init__(self, index: RecordsIndex, store: ObjectStore,
+                 audit: AuditChain | None = None) -> None:
+        self.index = index
+        self.store = store
+        self.audit = audit or AuditChain(index.engine)
+
+    # -- step 1: intent -----------------------------------------------------------------
+    def _record_intents(self, items: Sequence[IngestItem]) -> list[PendingIngest | IngestReceipt]:
+        for attempt in range(5):
+            try:
+                with self.index.sessions() as s, s.begin():
+                    return [self._intent(s, it) for it in items]
+            except IntegrityError:
+                if attempt == 4:
+                    raise Conflict("archive.version_race",
+                                   "Xung đột số phiên bản khi lưu trữ, hãy thử lại.",
+                                   "Version number race while archiving; retry.") from None
+        raise AssertionError("unreachable")
+
+    def _intent(self, s: Session, it: IngestItem) -> PendingIngest | IngestReceipt:
+        digest = sha256_hex(it.data)
+        same = s.execute(select(DocumentVersion).where(
+            DocumentVersion.document_id == it.document_id,
+            DocumentVersion.sha256 == digest, DocumentVersion.media == it.media)).scalar()
+        if same is not None:
+            return IngestReceipt(it.document_id, same.n, same.object_key, digest, same.size, True)
+        pending = s.execute(select(PendingIngest).where(
+            PendingIngest.document_id == it.document_id, PendingIngest.sha256 == digest)).scalar()
+        if pending is not None:
+            return pending
+        doc = s.get(Document, it.document_id)
+        top_version = doc.current_version if doc else 0
+        top_pending = s.execute(select(func.max(PendingIngest.n)).where(
+            PendingIngest.document_id == it.document_id)).scalar() or 0
+        n = max(top_version, top_pending) + 1
+        now = datetime.now(UTC)
+        ym = (doc.key_year, doc.key_month) if doc else (now.year, now.month)
+        key = object_key(it.meta.tenant_id, ym, it.document_id, n, digest, it.media)
+        p = PendingIngest(id=uuid.uuid4().hex, document_id=it.document_id, n=n,
+                          tenant_id=it.meta.tenant_id, object_key=key, sha256=digest,
+                          size=len(it.data), state="intent", payload=_payload(it))
+        s.add(p)
+        s.flush()
+        return p
+
+    # -- step 2: object -----------------------------------------------------------------
+    def _store(self, p: PendingIngest, data: bytes) -> None:
+        until = lock_date(_retain(p.payload["meta"]))
+        if self.store.exists(p.object_key):
+            check_content(p.object_key, self.store.get(p.object_key), p.sha256)
+            return
+        self.store.put(p.object_key, data, retain_until=until)
+
+    # -- step 3: rows + audit -------------------------------------------------------------
+    def _commit(self, s: Session, p: PendingIngest) -> IngestReceipt:
+        """Index rows and audit event for an intent whose object is stored (idempotent)."""
+        existing = s.execute(select(DocumentVersion).where(
+            DocumentVersion.object_key == p.object_key)).scalar()
+        if existing is not None:
+            s.delete(p)
+            return IngestReceipt(p.document_id, existing.n, p.object_key, p.sha256, p.size, True)
+        pl = p.payload
+        meta = pl["meta"]
+        if s.get(Tenant, meta["tenant_id"]) is None:
+            s.add(Tenant(id=meta["tenant_id"], name=meta.get("tenant_name") or meta["tenant_id"]))
+            s.flush()
+        ts_exp = (datetime.fromisoformat(pl["last_timestamp_expiry"])
+                  if pl.get("last_timestamp_expiry") else None)
+        doc = s.get(Document, p.document_id)
+        created = doc is None
+        if doc is None:
+            now = datetime.now(UTC)
+            doc = Document(
+                id=p.document_id, tenant_id=meta["tenant_id"], key_year=now.year,
+                key_month=now.month, current_version=0, legal_hold=False,
+                retention_class=meta["retention_class"], retain_until=_retain(meta),
+            )
+            s.add(doc)
+        for name in ("patient_ref", "patient_cccd", "patient_bhyt", "encounter_ref", "form_code",
+                     "form_version", "department", "status", "closed_year", "policy_version"):
+            value = meta.get(name)
+            if value is not None or created:
+                setattr(doc, name, value)
+        doc.current_version = max(doc.current_version, p.n)
+        if ts_exp is not None and p.n >= doc.current_version:
+            doc.last_timestamp_expiry = ts_exp
+        s.add(DocumentVersion(document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"),
+                              sha256=p.sha256, object_key=p.object_key, size=p.size,
+                              reason=pl["reason"], last_timestamp_expiry=ts_exp))
+        for sig in pl["signatures"]:
+            s.add(Signature(document_id=p.document_id, version_n=p.n, field=sig["field"],
+                            role=sig["role"], signer_subject=sig["signer_subject"],
+                            practitioner_id=sig.get("practitioner_id"), method=sig["method"],
+                            level=sig["level"], signed_at=datetime.fromisoformat(sig["signed_at"]),
+                            policy_version=sig.get("policy_version")))
+        s.delete(p)
+        s.flush()
+        self.audit.append(AuditRecord(
+            actor_id=pl["actor_id"], action="create" if created else "archive",
+            object_id=p.document_id, tenant_id=meta["tenant_id"],
+            details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
+                     "reason": pl["reason"], "form_code": meta["form_code"]}), session=s)
+        return IngestReceipt(p.document_id, p.n, p.object_key, p.sha256, p.size, False)
+
+    # -- public ---------------------------------------------------------------------------
+    def archive_document(self, item: IngestItem) -> IngestReceipt:
+        """Store one version durably; returns only once it is acknowledged."""
+        return self.archive_documents([item], max_workers=1)[0]
+
+    def archive_documents(self, items: Sequence[IngestItem], *,
+                          max_workers: int = 8) -> list[IngestReceipt]:
+        """A batch: one intent transaction, parallel puts, one commit for all rows."""
+        for it in items:
+            check_content("", it.data)
+        results = self._record_intents(items)
+        _crash_point("after_intent")
+        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, PendingIngest)]
+        if todo:
+            if max_workers > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                    list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
+            else:
+                for i, p in todo:
+                    self._store(p, items[i].data)
+        _crash_point("after_put")
+        receipts: list[IngestReceipt | None] = [r if isinstance(r, IngestReceipt) else None
+                                                for r in results]
+        with self.index.sessions() as s, s.begin():
+            for i, p in todo:
+                row = s.get(PendingIngest, p.id)
+                if row is None:  # completed meanwhile by reconcile
+                    v = s.execute(select(DocumentVersion).where(
+                        DocumentVersion.object_key == p.object_key)).scalar_one()
+                    receipts[i] = IngestReceipt(p.document_id, v.n, v.object_key, v.sha256,
+                                                v.size, True)
+                    continue
+                receipts[i] = self._commit(s, row)
+            _crash_point("before_commit")
+        _crash_point("after_commit")
+        out = [r for r in receipts if r is not None]
+        if len(out) != len(items):
+            raise ArchiveError("archive.ingest_incomplete", "Lưu trữ chưa hoàn tất.",
+                               "Ingest incomplete.")
+        return out
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    completed: tuple[str, ...]
+    abandoned: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"completed": list(self.completed), "abandoned": list(self.abandoned)}
+
+
+def reconcile(archiver: Archiver, actor_id: str = "system:reconcile", *,
+              min_age_s: float = 300.0) -> ReconcileReport:
+    """Finish or drop every pending intent (idempotent; safe to run any time).
+
+    An intent whose object is stored (and matches its sha256) gets its index
+    rows and audit event; one whose object was never written and that is older
+    than ``min_age_s`` (so not an ingest still in flight) is dropped: it was
+    never acknowledged, so its caller retries.
+    """
+    from datetime import timedelta
+
+    cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
+    completed, abandoned = [], []
+    with archiver.index.sessions() as s:
+        ids = list(s.execute(select(PendingIngest.id).order_by(PendingIngest.created_at))
+                   .scalars())
+    for pid in ids:
+        with archiver.index.sessions() as s, s.begin():
+            p = s.get(PendingIngest, pid)
+            if p is None:
+                continue
+            if archiver.store.exists(p.object_key):
+                check_content(p.object_key, archiver.store.get(p.object_key), p.sha256)
+                archiver._commit(s, p)
+                completed.append(p.object_key)
+            elif p.created_at <= cutoff:
+                s.delete(p)
+                abandoned.append(p.object_key)
+    if completed or abandoned:
+        archiver.audit.append(AuditRecord(actor_id=actor_id, action="reconcile",
+                                          details={"completed": len(completed),
+                                                   "abandoned": len(abandoned)}))
+    return ReconcileReport(tuple(completed), tuple(abandoned))
