@@ -1,0 +1,186 @@
+"""Render a clinical form to PDF/A-3b: validate → Jinja2 HTML → WeasyPrint → finish with pikepdf.
+
+The finishing step (``templates.pdf_finish``) writes the XMP, embeds ``data.json``
+as an associated file and lays out one empty signature field per signature
+block, all in the same single revision, before anyone signs.
+
+Costly objects (Jinja2 environment, parsed stylesheet, font configuration) are
+built on first use and kept: never at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from core.errors import InvalidInput
+from templates import catalogue
+from templates.qr import qr_svg_data_uri
+from templates.validation import nfc, validate_form_data
+from templates.vn_format import FILTERS
+
+log = logging.getLogger(__name__)
+PX_TO_PT = 0.75  # CSS px (1/96 in) to PDF points (1/72 in)
+LAYOUT_CSS = catalogue.FORMS_DIR / "_layout" / "v1" / "form.css"
+
+
+@dataclass(frozen=True)
+class SignatureFieldSpec:
+    """An empty signature field laid out on the rendered form."""
+
+    name: str
+    """Field name signing fills (``doctor``, ``patient``, ``doctor_2``...)."""
+    page: int
+    """0-based page index."""
+    box: tuple[float, float, float, float]
+    """(x1, y1, x2, y2) in PDF points, origin bottom-left of the page."""
+    role: str
+    """The signer role (``doctor``...): the field name without an entry suffix."""
+
+
+@dataclass(frozen=True)
+class RenderedForm:
+    pdf: bytes
+    form_code: str
+    form_version: str
+    document_id: str
+    data_sha256: str
+    """sha256 of the embedded ``data.json`` (canonical JSON of the NFC data)."""
+    signature_fields: tuple[SignatureFieldSpec, ...]
+
+
+@dataclass(frozen=True)
+class FormHtml:
+    """The HTML of a form plus what finishing needs (also used by the benchmark)."""
+
+    html: str
+    title: str
+    data_json: bytes
+
+
+@lru_cache(maxsize=1)
+def _jinja() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(catalogue.FORMS_DIR)),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+class _WeasyCache:
+    """Font configuration and parsed stylesheet, shared by renders (WeasyPrint is not
+    thread-safe around them, hence the lock)."""
+
+    def __init__(self) -> None:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.lock = threading.Lock()
+        self.font_config = FontConfiguration()
+        self.css = CSS(string=LAYOUT_CSS.read_text(encoding="utf-8"), font_config=self.font_config)
+
+
+@lru_cache(maxsize=1)
+def _weasy() -> _WeasyCache:
+    return _WeasyCache()
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+
+def sample_data(form_code: str, version: str | None = None) -> dict[str, Any]:
+    """The form's complete example payload (what ``--sample`` renders)."""
+    return catalogue.sample_payload(form_code, version)
+
+
+def form_html(form_code: str, data: dict[str, Any], *, document_id: str, verify_url: str,
+              version: str | None = None) -> FormHtml:
+    """Validate ``data`` and build the form's HTML (no PDF yet)."""
+    fv = catalogue.load_form(form_code, version)
+    if not isinstance(data, dict):
+        raise InvalidInput("form.invalid_data", "Dữ liệu biểu mẫu phải là một đối tượng JSON.",
+                           "Form data must be a JSON object.")
+    data = nfc(data)
+    validate_form_data(form_code, fv.schema, data)
+    document_id = nfc(document_id)
+    form = {**fv.meta, "code": fv.info.code, "version": fv.info.version}
+    html = _jinja().get_template(fv.template_name).render(
+        data=data, form=form, document_id=document_id, verify_url=verify_url,
+        qr_svg=qr_svg_data_uri(verify_url) if verify_url else "",
+    )
+    return FormHtml(html=nfc(html), title=fv.info.title_vi, data_json=canonical_json(data))
+
+
+def _signature_boxes(document: Any) -> list[SignatureFieldSpec]:
+    """Find the ``data-sig-field`` elements in WeasyPrint's layout and give their boxes."""
+    specs: list[SignatureFieldSpec] = []
+    seen: set[str] = set()
+    for index, page in enumerate(document.pages):
+        page_height_pt = page.height * PX_TO_PT
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None or getattr(box, "element_tag", None) != "div":
+                continue
+            name = element.get("data-sig-field")
+            if not name or name in seen or not hasattr(box, "border_width"):
+                continue
+            seen.add(name)
+            x1 = box.border_box_x() * PX_TO_PT
+            top = box.border_box_y() * PX_TO_PT
+            x2 = x1 + box.border_width() * PX_TO_PT
+            bottom = top + box.border_height() * PX_TO_PT
+            role = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1].isdigit() else name
+            specs.append(SignatureFieldSpec(
+                name=name, page=index, role=role,
+                box=(round(x1, 2), round(page_height_pt - bottom, 2),
+                     round(x2, 2), round(page_height_pt - top, 2))))
+    return specs
+
+
+def html_to_pdfa(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec]]:
+    """WeasyPrint render of the form HTML to PDF/A-3b (cached fonts and stylesheet)."""
+    from weasyprint import HTML
+
+    cache = _weasy()
+    with cache.lock:
+        document = HTML(string=fh.html, base_url=str(catalogue.FORMS_DIR)).render(
+            stylesheets=[cache.css], font_config=cache.font_config)
+        boxes = _signature_boxes(document)
+        pdf = document.write_pdf(pdf_variant="pdf/a-3b", uncompressed_pdf=False,
+                                 optimize_images=True)
+    return pdf, boxes
+
+
+def render_form(form_code: str, data: dict[str, Any], *, document_id: str, verify_url: str,
+                version: str | None = None) -> RenderedForm:
+    """Render ``form_code`` with ``data`` to a finished PDF/A-3b.
+
+    Raises :class:`InvalidInput` with per-field ``details`` (nothing rendered) when the
+    data violates the form's schema; ``NotFound`` for an unknown form or version.
+    """
+    from templates.pdf_finish import finish_pdf
+
+    fv = catalogue.load_form(form_code, version)
+    fh = form_html(form_code, data, document_id=document_id, verify_url=verify_url,
+                   version=fv.info.version)
+    raw, boxes = html_to_pdfa(fh)
+    pdf = finish_pdf(raw, fh, fv.info, document_id=document_id, signature_fields=boxes)
+    log.info("form rendered", extra={"form_code": form_code, "document_id": document_id,
+                                     "pages_fields": len(boxes)})
+    return RenderedForm(pdf=pdf, form_code=form_code, form_version=fv.info.version,
+                        document_id=document_id,
+                        data_sha256=hashlib.sha256(fh.data_json).hexdigest(),
+                        signature_fields=tuple(boxes))
