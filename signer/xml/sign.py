@@ -13,6 +13,7 @@ valid.
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from typing import Any
 
@@ -49,6 +50,11 @@ def _ec_raw(der: bytes, bits: int) -> bytes:
     r, s = decode_dss_signature(der)
     size = (bits + 7) // 8
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def _chain(signer: Any, cert: asn1_x509.Certificate) -> list[asn1_x509.Certificate]:
+    registry = getattr(signer, "cert_registry", None) or ()
+    return [c for c in registry if c.dump() != cert.dump() and c.subject != c.issuer]
 
 
 def sign_enveloped(
@@ -117,6 +123,13 @@ def sign_enveloped(
             bes.ObjectIdentifier = original
     root = signed.getroot()
     sig = root.find(f"{{{DS_NS}}}Signature")
+    # The chain (issuing CAs) goes beside the signer's certificate in KeyInfo so a
+    # verifier can build the path; KeyInfo is not among the signed references.
+    x509_data = sig.find(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data") if sig is not None else None
+    if x509_data is not None:
+        for extra in _chain(signer, cert):
+            el = etree.SubElement(x509_data, f"{{{DS_NS}}}X509Certificate")
+            el.text = base64.b64encode(extra.dump()).decode("ascii")
     if target is not None and sig is not None:
         slot = root.find(placement)
         root.remove(sig)
