@@ -75,7 +75,7 @@ pid_alive() {
 spawn() {
     local name="$1"; shift
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" \
-        >"$LOG/$name.out" 2>&1 </dev/null &
+        >"$LOG/$name.out" 2>&1 </dev/null 9>&- &
     local i
     for i in $(seq 1 50); do [[ -s "$RUN/$name.pid" ]] && return 0; sleep 0.05; done
     die "$name did not start (see $LOG/$name.out)"
@@ -139,7 +139,7 @@ pg_start() {
         fi
         as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
             -o "-k $dir -p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-            start >"$LOG/pg-ctl.out" 2>&1 || die "postgres did not start (see $dir/postgres.log)"
+            start >"$LOG/pg-ctl.out" 2>&1 9>&- || die "postgres did not start (see $dir/postgres.log)"
         log "postgres: started on 127.0.0.1:$PG_PORT ($dir)"
     fi
     if ! "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
@@ -325,6 +325,18 @@ cmd_status() {
     [[ -f "$SVC/env" ]] || { echo "env        missing"; ok=1; }
     return $ok
 }
+
+# one start/stop at a time (pytest sessions of several people may call start at once);
+# fd 9 is closed in every process we spawn, so the lock dies with this script.
+lock() {
+    mkdir -p "$SVC"
+    exec 9>"$SVC/.lock"
+    flock -w 600 9 || die "another scripts/test-services.sh still runs after 600 s"
+}
+
+case "${1:-}" in
+    start|stop|restart|clean) lock ;;
+esac
 
 case "${1:-}" in
     start) cmd_start ;;
