@@ -45,6 +45,29 @@ class RecordRef:
     """Practitioner ids of the treating team (creator and assigned signers)."""
     encounter_start: datetime | None = None
     encounter_end: datetime | None = None
+    patient_ref: str | None = None
+    """The record's patient (compared, never logged)."""
+    presented_patient_ref: str | None = None
+    """The patient who identified at a kiosk for this request."""
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """Who acts, outside an API request (CLI, demo, bench): the fields a token carries."""
+
+    subject: str
+    tenant: str
+    role: str
+    kind: str = "staff"
+    username: str = ""
+    practitioner_id: str | None = None
+    department: str | None = None
+
+    @classmethod
+    def of(cls, account: Any) -> ActorRef:
+        return cls(subject=account.id, tenant=account.tenant, role=account.role,
+                   kind=account.kind, username=account.username,
+                   practitioner_id=account.practitioner_id, department=account.department)
 
 
 def not_found() -> NotFound:
@@ -63,6 +86,9 @@ class AccessGate:
             rel.add("treating_team")
         if actor.department and record.department and actor.department == record.department:
             rel.add("same_department")
+            if (actor.role == "kiosk" and record.patient_ref
+                    and record.presented_patient_ref == record.patient_ref):
+                rel.add("own_record")
         return frozenset(rel)
 
     def decide(self, actor: Actor, action: str, record: RecordRef) -> Any:

@@ -64,6 +64,11 @@ documents = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("archive_key", String(512)),
+    Column("care_team", JSON, nullable=False, default=list),
+    Column("encounter_start", DateTime(timezone=True)),
+    Column("encounter_end", DateTime(timezone=True)),
+    Column("patient_cccd", String(32)),
+    Column("patient_bhyt", String(32)),
 )
 
 document_versions = Table(

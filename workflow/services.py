@@ -100,6 +100,57 @@ class Services:
         return DevPki.load_or_create(self.settings.data_dir, base_url=self.settings.base_url)
 
     @cached_property
+    def archiver(self) -> Any:
+        from archive.ingest import Archiver
+
+        return Archiver(self.index, self.store, self.audit)
+
+    @cached_property
+    def documents(self) -> Any:
+        from workflow.lifecycle import DocumentWorkflow
+
+        return DocumentWorkflow(self)
+
+    # --- PKI: time-stamping, revocation, trust --------------------------------
+    def timestampers(self) -> list[Any]:
+        """The TSAs to use, in order: configured URLs, else the development TSA."""
+        if self.settings.tsa_urls:
+            from signer.timestamps import http_timestampers
+
+            return list(http_timestampers(self.settings.tsa_urls, self.settings.tsa_timeout_s))
+        if self.pki is not None:
+            return [self.pki.timestamper()]
+        return []
+
+    @cached_property
+    def _online_revocation(self) -> Any:
+        from signer.revocation import OnlineRevocationSource
+
+        return OnlineRevocationSource(self.trust_roots, timeout_s=self.settings.tsa_timeout_s)
+
+    def revocation(self) -> Any:
+        """A ``signer.revocation.RevocationSource`` (one validation context per signature)."""
+        if self.pki is not None:
+            return self.pki.revocation_source()
+        return self._online_revocation
+
+    @cached_property
+    def trust_roots(self) -> list[Any]:
+        """Trust anchors for signing checks and verification (asn1crypto certificates)."""
+        from asn1crypto import pem as asn1_pem
+        from asn1crypto import x509 as asn1_x509
+
+        roots: list[Any] = list(self.pki.trust_roots) if self.pki is not None else []
+        for path in self.settings.trust_pems:
+            data = path.read_bytes()
+            if asn1_pem.detect(data):
+                roots.extend(asn1_x509.Certificate.load(der)
+                             for _, _, der in asn1_pem.unarmor(data, multiple=True))
+            else:
+                roots.append(asn1_x509.Certificate.load(data))
+        return roots
+
+    @cached_property
     def access(self) -> Any:
         from workflow.access import AccessGate
 
