@@ -1,0 +1,55 @@
+"""Bounded walks over the objects a page uses (resources, XObjects, annotations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pikepdf
+
+
+def resource_dicts(pdf: pikepdf.Pdf, limit: int = 5000) -> Iterator[pikepdf.Dictionary]:
+    """Every Resources dictionary reachable from pages, form XObjects, patterns, annotations."""
+    seen: set[tuple[int, int]] = set()
+    stack: list[pikepdf.Object] = []
+    for page in pdf.pages:
+        stack.append(page.obj)
+    count = 0
+    while stack and count < limit:
+        obj = stack.pop()
+        if obj.is_indirect:
+            key = obj.objgen
+            if key in seen:
+                continue
+            seen.add(key)
+        count += 1
+        d = obj.stream_dict if isinstance(obj, pikepdf.Stream) else obj
+        if not isinstance(d, pikepdf.Dictionary):
+            continue
+        res = d.get("/Resources")
+        if isinstance(res, pikepdf.Dictionary):
+            yield res
+            for cat in ("/XObject", "/Pattern"):
+                sub = res.get(cat)
+                if isinstance(sub, pikepdf.Dictionary):
+                    stack.extend(sub.values())
+            fonts = res.get("/Font")
+            if isinstance(fonts, pikepdf.Dictionary):
+                for f in fonts.values():
+                    if isinstance(f, pikepdf.Dictionary) and f.get("/Subtype") == "/Type3":
+                        stack.append(f)
+        for annot in d.get("/Annots", []) if isinstance(d.get("/Annots"), pikepdf.Array) else []:
+            ap = annot.get("/AP") if isinstance(annot, pikepdf.Dictionary) else None
+            if isinstance(ap, pikepdf.Dictionary):
+                for v in ap.values():
+                    if isinstance(v, pikepdf.Stream):
+                        stack.append(v)
+                    elif isinstance(v, pikepdf.Dictionary):
+                        stack.extend(x for x in v.values() if isinstance(x, pikepdf.Stream))
+
+
+def all_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Dictionary]:
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream):
+            yield obj.stream_dict
+        elif isinstance(obj, pikepdf.Dictionary):
+            yield obj
