@@ -24,7 +24,7 @@ class RetentionClass(enum.StrEnum):
     OCCUPATIONAL_ACCIDENT_20Y = "OCCUPATIONAL_ACCIDENT_20Y"
     TRAFFIC_ACCIDENT_20Y = "TRAFFIC_ACCIDENT_20Y"
     COSMETIC_20Y = "COSMETIC_20Y"
-    TRANSPLANT_RELATED_20Y = "TRANSPLANT_RELATED_20Y"
+    TRANSPLANT_20Y = "TRANSPLANT_20Y"
     ORGAN_DONOR_RECIPIENT_30Y = "ORGAN_DONOR_RECIPIENT_30Y"
     DEATH_30Y = "DEATH_30Y"
     MEDICAL_INCIDENT_PERMANENT = "MEDICAL_INCIDENT_PERMANENT"
@@ -37,7 +37,7 @@ YEARS: dict[RetentionClass, int | None] = {
     RetentionClass.OCCUPATIONAL_ACCIDENT_20Y: 20,
     RetentionClass.TRAFFIC_ACCIDENT_20Y: 20,
     RetentionClass.COSMETIC_20Y: 20,
-    RetentionClass.TRANSPLANT_RELATED_20Y: 20,
+    RetentionClass.TRANSPLANT_20Y: 20,
     RetentionClass.ORGAN_DONOR_RECIPIENT_30Y: 30,
     RetentionClass.DEATH_30Y: 30,
     RetentionClass.MEDICAL_INCIDENT_PERMANENT: None,
@@ -50,7 +50,7 @@ TITLES_VI: dict[RetentionClass, str] = {
     RetentionClass.OCCUPATIONAL_ACCIDENT_20Y: "Tai nạn lao động (20 năm)",
     RetentionClass.TRAFFIC_ACCIDENT_20Y: "Tai nạn giao thông (20 năm)",
     RetentionClass.COSMETIC_20Y: "Thẩm mỹ (20 năm)",
-    RetentionClass.TRANSPLANT_RELATED_20Y: "Liên quan ghép mô, bộ phận cơ thể (20 năm)",
+    RetentionClass.TRANSPLANT_20Y: "Liên quan ghép mô, bộ phận cơ thể (20 năm)",
     RetentionClass.ORGAN_DONOR_RECIPIENT_30Y: "Người hiến, người nhận bộ phận cơ thể (30 năm)",
     RetentionClass.DEATH_30Y: "Người bệnh tử vong (30 năm)",
     RetentionClass.MEDICAL_INCIDENT_PERMANENT: "Sự cố y khoa (vĩnh viễn)",
@@ -67,7 +67,7 @@ DEFAULT_EVENTS: dict[str, RetentionClass] = {
     "occupational_accident": RetentionClass.OCCUPATIONAL_ACCIDENT_20Y,
     "traffic_accident": RetentionClass.TRAFFIC_ACCIDENT_20Y,
     "cosmetic": RetentionClass.COSMETIC_20Y,
-    "transplant": RetentionClass.TRANSPLANT_RELATED_20Y,
+    "transplant": RetentionClass.TRANSPLANT_20Y,
     "organ_donor": RetentionClass.ORGAN_DONOR_RECIPIENT_30Y,
     "organ_recipient": RetentionClass.ORGAN_DONOR_RECIPIENT_30Y,
     "death": RetentionClass.DEATH_30Y,

@@ -85,3 +85,15 @@ def archiver(db_url: str, store: ObjectStore) -> Iterator[Archiver]:
     engine = make_engine(db_url)
     yield Archiver(RecordsIndex(engine), store)
     engine.dispose()
+
+
+def store_spec(store: ObjectStore) -> dict[str, Any]:
+    """A JSON description of a store, to rebuild it in a child process."""
+    if isinstance(store, FilesystemWormStore):
+        return {"kind": "fs", "root": str(store.root)}
+    assert isinstance(store, S3ObjectLockStore)
+    return {"kind": "s3", "endpoint": store.client._base_url.host,
+            "access_key": store.client._provider.retrieve().access_key,
+            "secret_key": store.client._provider.retrieve().secret_key,
+            "bucket": store.bucket, "prefix": store.prefix}
+

@@ -1,0 +1,133 @@
+"""Ingest, search and versions on SQLite/PostgreSQL × filesystem/S3."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm.exc import StaleDataError
+
+from archive.ingest import Archiver, DocumentMeta, IngestItem, SignatureRecord
+from archive.integrity import check_archive
+from archive.models import Document
+from archive.renewal import due_for_renewal
+from core.errors import InvalidInput
+
+
+def _item(doc: str, data: bytes, **meta: object) -> IngestItem:
+    base: dict[str, object] = {"tenant_id": "70001", "form_code": "consent_surgery"}
+    base.update(meta)
+    return IngestItem(document_id=doc, data=data, meta=DocumentMeta(**base),  # type: ignore[arg-type]
+                      actor_id="doctor-an",
+                      signatures=(SignatureRecord("doctor", "doctor", "CN=Nguyen Van An",
+                                                  "pkcs11", "B-LTA", datetime.now(UTC),
+                                                  "prac-an"),))
+
+
+def test_ingest_versions_idempotent_and_audited(archiver: Archiver) -> None:
+    r1 = archiver.archive_document(_item("doc-a", b"%PDF v1", patient_cccd="072090001234"))
+    assert (r1.version, r1.duplicate) == (1, False)
+    assert archiver.store.get(r1.object_key) == b"%PDF v1"
+    again = archiver.archive_document(_item("doc-a", b"%PDF v1"))
+    assert again.duplicate and again.version == 1 and again.object_key == r1.object_key
+    r2 = archiver.archive_document(_item("doc-a", b"%PDF v2 with patient seal"))
+    assert r2.version == 2 and r2.object_key.startswith("70001/") and "/doc-a/v2-" in r2.object_key
+    versions = archiver.index.versions("doc-a")
+    assert [v.n for v in versions] == [1, 2]
+    assert [v.sha256 for v in versions] == [r1.sha256, r2.sha256]
+    info = archiver.index.get("doc-a")
+    assert info.current_version == 2 and info.retain_until is not None
+    assert len(archiver.index.signatures("doc-a")) == 2
+    entries = archiver.audit.entries()
+    assert [(e.action, e.details["version"]) for e in entries] == [("create", 1), ("archive", 2)]
+    assert archiver.audit.verify().ok
+    assert check_archive(archiver.index, archiver.store).ok
+
+
+def test_batch_ingest_and_search(archiver: Archiver) -> None:
+    t0 = datetime.now(UTC) - timedelta(seconds=1)
+    items = [_item(f"doc-{i:03d}", os.urandom(64),
+                   patient_cccd="072090001234" if i % 2 else "079185000111",
+                   patient_bhyt="DN4797912345678" if i % 2 else None,
+                   encounter_ref=f"enc-{i % 3}", department="khoa-ngoai" if i < 5 else "khoa-noi",
+                   form_code="lab_result" if i % 4 == 0 else "consent_surgery")
+             for i in range(12)]
+    receipts = archiver.archive_documents(items, max_workers=4)
+    assert len({r.object_key for r in receipts}) == 12
+    idx = archiver.index
+    page = idx.search("70001", patient_cccd="072090001234", limit=4)
+    seen = [d.id for d in page.items]
+    while page.next_cursor:
+        page = idx.search("70001", patient_cccd="072090001234", limit=4, cursor=page.next_cursor)
+        seen += [d.id for d in page.items]
+    assert sorted(seen) == [f"doc-{i:03d}" for i in range(12) if i % 2]
+    assert len(seen) == len(set(seen))
+    assert {d.id for d in idx.search("70001", patient_bhyt="DN4797912345678").items} == set(seen)
+    assert {d.id for d in idx.search("70001", encounter_ref="enc-0").items} == {
+        f"doc-{i:03d}" for i in range(12) if i % 3 == 0}
+    assert {d.id for d in idx.search("70001", form_code="lab_result").items} == {
+        "doc-000", "doc-004", "doc-008"}
+    assert len(idx.search("70001", department="khoa-ngoai").items) == 5
+    assert len(idx.search("70001", signer="prac-an", limit=100).items) == 12
+    assert len(idx.search("70001", signer="CN=Nguyen Van An", limit=100).items) == 12
+    assert idx.search("70001", signer="prac-nobody").items == ()
+    assert len(idx.search("70001", created_from=t0, status="archived", limit=100).items) == 12
+    assert idx.search("70001", created_to=t0).items == ()
+    assert idx.search("other-hospital").items == ()
+    with pytest.raises(InvalidInput):
+        idx.search("70001", cursor="not-a-cursor")
+
+
+def test_optimistic_concurrency_on_documents(sqlite_archiver: Archiver) -> None:
+    a = sqlite_archiver
+    a.archive_document(_item("doc-c", b"%PDF c"))
+    with a.index.sessions() as s1, a.index.sessions() as s2:
+        d1, d2 = s1.get(Document, "doc-c"), s2.get(Document, "doc-c")
+        assert d1 is not None and d2 is not None
+        d1.status = "amended"
+        s1.commit()
+        d2.status = "other"
+        with pytest.raises(StaleDataError):
+            s2.commit()
+
+
+def test_renewal_due(sqlite_archiver: Archiver) -> None:
+    a = sqlite_archiver
+    soon = datetime.now(UTC) + timedelta(days=20)
+    late = datetime.now(UTC) + timedelta(days=400)
+    a.archive_document(IngestItem("doc-soon", b"%PDF s", DocumentMeta("70001", "lab_result"),
+                                  "u", last_timestamp_expiry=soon))
+    a.archive_document(IngestItem("doc-late", b"%PDF l", DocumentMeta("70001", "lab_result"),
+                                  "u", last_timestamp_expiry=late))
+    with a.index.sessions() as s:
+        due = due_for_renewal(s, 30)
+        assert [d.document_id for d in due] == ["doc-soon"]
+        assert {d.document_id for d in due_for_renewal(s, 500)} == {"doc-soon", "doc-late"}
+    # re-timestamped as a new version: no longer due
+    a.archive_document(IngestItem("doc-soon", b"%PDF s+ts", DocumentMeta("70001", "lab_result"),
+                                  "u", reason="retimestamp", last_timestamp_expiry=late))
+    with a.index.sessions() as s:
+        assert due_for_renewal(s, 30) == []
+
+
+def test_integrity_check_finds_missing_extra_mismatched(sqlite_archiver: Archiver) -> None:
+    a = sqlite_archiver
+    r = a.archive_document(_item("doc-i", b"%PDF intact"))
+    r2 = a.archive_document(_item("doc-j", b"%PDF lost"))
+    # an extra object nobody indexed, and a tampered one
+    from archive.keys import object_key
+    from archive.store import sha256_hex
+
+    stray = object_key("70001", (2026, 1), "ghost", 1, sha256_hex(b"ghost"))
+    a.store.put(stray, b"ghost")
+    root = a.store.root  # type: ignore[attr-defined]
+    (root / r.object_key).chmod(0o644)
+    (root / r.object_key).write_bytes(b"%PDF forged")
+    (root / r2.object_key).chmod(0o644)
+    (root / r2.object_key).unlink()
+    report = check_archive(a.index, a.store)
+    assert report.mismatched == [r.object_key]
+    assert report.missing == [r2.object_key]
+    assert report.extra == [stray]
+    assert not report.ok
