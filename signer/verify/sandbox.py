@@ -1,0 +1,167 @@
+"""Run each file's verification in a separate, bounded process.
+
+A hostile PDF (reference loops, decompression bombs, fuzzed structures) must
+end in PARSE_ERROR or INVALID with a clear message, never take the service
+down. Files go to a small pool of worker processes (``spawn``; pyHanko imported
+once per worker). Each worker runs with ``RLIMIT_AS`` = its start-up size +
+512 MB; a file that takes longer than 10 s gets its worker killed and replaced,
+and one that exhausts memory ends its worker the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import resource
+import threading
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from signer.verify.model import VerificationReport
+
+log = logging.getLogger(__name__)
+
+TIME_LIMIT_S = 10.0
+MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
+MAX_TASKS_PER_WORKER = 200
+_ctx: Any = None
+_idle: list[_Worker] = []
+_lock = threading.Lock()
+
+
+def _vsize() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _serve(conn: Connection, memory_limit: int) -> None:
+    """Worker loop: pyHanko imported once, address space capped, one file at a time."""
+    logging.disable(logging.CRITICAL)  # pyHanko logs tracebacks for hostile input
+    from asn1crypto import x509
+
+    from signer.verify.engine import analyse
+
+    try:
+        limit = _vsize() + memory_limit
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        pdf, roots_der, at, offline, lang, want_etsi = task
+        try:
+            roots = [x509.Certificate.load(d) for d in roots_der]
+            rep = analyse(pdf, trust_roots=roots, at=at, offline=offline, lang=lang,
+                          want_etsi=want_etsi)
+            conn.send(("ok", rep.to_dict(), rep.etsi_xml))
+        except MemoryError:
+            conn.send(("memory", None, None))
+            return
+        except BaseException as e:  # noqa: BLE001 - the boundary: nothing escapes
+            conn.send(("error", f"{type(e).__name__}: {str(e)[:300]}", None))
+
+
+class _Worker:
+    def __init__(self, memory_limit: int) -> None:
+        global _ctx
+        if _ctx is None:
+            _ctx = mp.get_context("spawn")
+        self.conn, child = _ctx.Pipe(duplex=True)
+        self.proc = _ctx.Process(target=_serve, args=(child, memory_limit), daemon=True,
+                                 name="hsba-verify-worker")
+        self.proc.start()
+        child.close()
+        self.tasks = 0
+        self.memory_limit = memory_limit
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(2)
+        self.conn.close()
+
+
+def _acquire(memory_limit: int) -> _Worker:
+    with _lock:
+        while _idle:
+            w = _idle.pop()
+            if w.proc.is_alive() and w.memory_limit == memory_limit:
+                return w
+            w.kill()
+    return _Worker(memory_limit)
+
+
+def _release(w: _Worker) -> None:
+    if w.tasks >= MAX_TASKS_PER_WORKER or not w.proc.is_alive():
+        w.kill()
+        return
+    with _lock:
+        _idle.append(w)
+
+
+def warm_up(workers: int = 1) -> None:
+    """Start worker processes ahead of the first file (service start-up)."""
+    ws = [_acquire(MEMORY_LIMIT_BYTES) for _ in range(workers)]
+    for w in ws:
+        _release(w)
+
+
+def shutdown() -> None:
+    with _lock:
+        while _idle:
+            _idle.pop().kill()
+
+
+def run_bounded(pdf: bytes, *, roots_der: list[bytes], at: datetime | None, offline: bool,
+                lang: str, want_etsi: bool = False, time_limit: float = TIME_LIMIT_S,
+                memory_limit: int = MEMORY_LIMIT_BYTES) -> VerificationReport:
+    """Verify ``pdf`` in a worker process with time and memory limits."""
+    from signer.verify.engine import parse_error
+
+    w = _acquire(memory_limit)
+    code = None
+    try:
+        w.conn.send((pdf, roots_der, at, offline, lang, want_etsi))
+        w.tasks += 1
+        # The first task of a new worker also pays for its start-up (imports).
+        limit = time_limit + (20.0 if w.tasks == 1 else 0.0)
+        if w.conn.poll(limit):
+            kind, payload, extra = w.conn.recv()
+        else:
+            kind, payload, extra = "timeout", None, None
+    except (EOFError, OSError):
+        kind, payload, extra = "crash", None, None
+    if kind in ("ok", "error"):
+        _release(w)
+    else:
+        code = w.proc.exitcode
+        w.kill()
+    if kind == "ok":
+        rep = VerificationReport.from_dict(payload)
+        if extra:
+            from dataclasses import replace
+            rep = replace(rep, etsi_xml=extra)
+        return rep
+    if kind == "timeout":
+        return parse_error(pdf, f"Quá thời gian xử lý {time_limit:.0f} giây (có thể là tệp độc hại: vòng lặp, bom nén).",
+                           f"Processing took longer than {time_limit:.0f} s (possibly hostile: loops, compression bomb).",
+                           lang, offline=offline)
+    if kind == "memory":
+        return parse_error(pdf, f"Vượt giới hạn bộ nhớ {memory_limit // 2**20} MB (có thể là bom nén).",
+                           f"Over the {memory_limit // 2**20} MB memory limit (possibly a compression bomb).",
+                           lang, offline=offline)
+    if kind == "crash":
+        return parse_error(pdf, f"Tiến trình kiểm tra dừng bất thường (mã {code}).",
+                           f"The verification worker stopped abnormally (code {code}).",
+                           lang, offline=offline)
+    log.warning("verification worker error: %s", payload)
+    return parse_error(pdf, f"Lỗi khi đọc tệp: {payload}", f"Error while reading the file: {payload}",
+                       lang, offline=offline)
