@@ -182,7 +182,7 @@ def load_policies(directory: Path | str | None = None) -> PolicySet:
                 f"Policy directory {hospital_dir} does not exist.")
         hospital = _load_dir(hospital_dir, "hospital", str(hospital_dir), problems)
         if "trust" in hospital and "trust" in effective:
-            merged = _merge_trust(effective["trust"], hospital["trust"])
+            merged = _merge_trust(effective["trust"], hospital["trust"], problems)
             hospital["trust"] = merged
         effective.update(hospital)
     if problems:
@@ -190,7 +190,7 @@ def load_policies(directory: Path | str | None = None) -> PolicySet:
     return _assemble(effective, None if directory is None else str(directory))
 
 
-def _merge_trust(default: Loaded, hospital: Loaded) -> Loaded:
+def _merge_trust(default: Loaded, hospital: Loaded, problems: list[Problem]) -> Loaded:
     """The hospital's anchors added to the defaults; an anchor with a default's id replaces
     it (e.g. ``enabled: false`` to distrust one); ``replace_defaults: true`` keeps only its own."""
     doc = hospital[3]
@@ -199,6 +199,13 @@ def _merge_trust(default: Loaded, hospital: Loaded) -> Loaded:
     if doc.data.get("replace_defaults") is True:
         return hospital
     own = {a.id: a for a in model.anchors}
+    for i, a in enumerate(model.anchors):
+        same = next((d for d in default[2].anchors if d.sha256 == a.sha256 and d.id != a.id), None)
+        if same is not None:
+            problems.append(doc.problem(
+                ("anchors", i, "sha256"),
+                f"dấu vân tay này đã có trong danh sách mặc định với mã '{same.id}'",
+                f"this fingerprint is already listed in the defaults as '{same.id}'"))
     anchors = [own.pop(a.id, a) for a in default[2].anchors] + list(own.values())
     merged = model.model_copy(update={"anchors": tuple(anchors)})
     return (hospital[0], hospital[1], merged, doc)

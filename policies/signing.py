@@ -60,6 +60,9 @@ class Step(BaseModel):
     director, "Giám đốc/Trưởng khoa"); they sign in the same field."""
     representative_allowed: bool = False
     """The patient's legal representative may confirm instead of the patient."""
+    representative_field: str | None = None
+    """Field the representative signs in when the form has its own block for them
+    (absent = the patient's field)."""
     seal: SigningMethod | None = None
     """``organisation_seal``: the hospital seals a patient confirmation (pad, fingerprint,
     OTP) bound to the document hash."""
@@ -68,8 +71,7 @@ class Step(BaseModel):
     deadline_hours: int | None = Field(default=None, gt=0)
     """Hours after the document's creation by which this step must be signed."""
     field: str | None = None
-    """Signature field of ``role`` and its ``alternatives``, when it differs from ``role``
-    (the representative always signs in the ``representative`` field)."""
+    """Signature field of ``role`` and its ``alternatives``, when it differs from ``role``."""
     label_vi: str | None = None
     label_en: str | None = None
 
@@ -79,7 +81,9 @@ class Step(BaseModel):
 
     def field_for(self, role: str) -> str:
         """The signature field ``role`` signs in for this step."""
-        return "representative" if role == "representative" else self.field_name
+        if role == "representative" and self.representative_field:
+            return self.representative_field
+        return self.field_name
 
     @property
     def accepted_roles(self) -> tuple[str, ...]:
@@ -281,10 +285,10 @@ class SigningPolicy(BaseModel):
         algs = self.algorithms
         problem: tuple[str, str] | None = None
         if algorithm not in algs.allowed:
-            problem = (f"thuật toán '{algorithm}' không được chấp nhận "
-                       f"(chấp nhận: {', '.join(algs.allowed)})",
-                       f"algorithm '{algorithm}' is not accepted "
-                       f"(accepted: {', '.join(algs.allowed)})")
+            problem = ((f"thuật toán '{algorithm}' không được chấp nhận "
+                       f"(chấp nhận: {', '.join(algs.allowed)})"),
+                       (f"algorithm '{algorithm}' is not accepted "
+                       f"(accepted: {', '.join(algs.allowed)})"))
         elif algorithm.startswith("rsa") and key_size < algs.min_rsa_bits:
             problem = (f"khóa RSA {key_size} bit yếu hơn mức tối thiểu {algs.min_rsa_bits} bit",
                        f"RSA key of {key_size} bits is below the minimum {algs.min_rsa_bits}")
@@ -292,8 +296,8 @@ class SigningPolicy(BaseModel):
             problem = (f"khóa EC {key_size} bit yếu hơn mức tối thiểu {algs.min_ec_bits} bit",
                        f"EC key of {key_size} bits is below the minimum {algs.min_ec_bits}")
         elif digest.lower().replace("-", "") not in {d.replace("_", "") for d in algs.digests}:
-            problem = (f"hàm băm '{digest}' không được chấp nhận "
-                       f"(chấp nhận: {', '.join(algs.digests)})",
+            problem = ((f"hàm băm '{digest}' không được chấp nhận "
+                       f"(chấp nhận: {', '.join(algs.digests)})"),
                        f"digest '{digest}' is not accepted (accepted: {', '.join(algs.digests)})")
         if problem:
             raise PolicyError(

@@ -67,13 +67,10 @@ class SourceDoc:
         node: Any = self.data
         found: list[str | int] = []
         for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
+            ok, child = _child(node, part)
+            if ok:  # else: a pydantic tag (union member name...) — not in the data, skip it
+                node = child
                 found.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-                found.append(part)
-            # else: a pydantic tag (union member name...) — not in the data, skip it
         return self.lines.get(tuple(found), 1)
 
     def problem(self, path: Sequence[str | int], message_vi: str, message_en: str) -> Problem:
@@ -81,17 +78,23 @@ class SourceDoc:
                        message_vi, message_en)
 
 
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
+
+
 def format_path(path: Sequence[str | int], data: Any = None) -> str:
     out = ""
     node = data
     for part in path:
         if data is not None:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-            else:
+            ok, node_next = _child(node, part)
+            if not ok:
                 continue
+            node = node_next
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -99,7 +102,7 @@ def format_path(path: Sequence[str | int], data: Any = None) -> str:
 def parse_yaml(text: str, file: str) -> SourceDoc:
     """Parse one YAML document, keeping lines; raise :class:`PolicyFileInvalid` on bad YAML."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -154,8 +157,6 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int],
 # --- pydantic errors, for a person --------------------------------------------------
 
 _VI_BY_TYPE = {
-    "missing": "thiếu trường bắt buộc",
-    "extra_forbidden": "trường không được phép (sai chính tả?)",
     "string_type": "phải là chuỗi ký tự",
     "int_type": "phải là số nguyên",
     "int_parsing": "phải là số nguyên",
@@ -175,7 +176,12 @@ _VI_BY_TYPE = {
 def problems_from_validation(doc: SourceDoc, error: ValidationError,
                              prefix: Sequence[str | int] = ()) -> list[Problem]:
     out = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        here = tuple(err["loc"])
+        if any(len(other) > len(here) and other[:len(here)] == here for other in locs):
+            continue  # a consequence of a deeper error already reported (e.g. "too short")
         loc = (*prefix, *err["loc"])
         etype = err["type"]
         en = err["msg"]
@@ -183,6 +189,12 @@ def problems_from_validation(doc: SourceDoc, error: ValidationError,
             expected = (err.get("ctx") or {}).get("expected", "")
             vi = f"giá trị '{err.get('input')}' không hợp lệ; chấp nhận: {expected}"
             en = f"unknown value '{err.get('input')}'; expected {expected}"
+        elif etype == "extra_forbidden":
+            vi = f"trường '{loc[-1]}' không được phép (sai chính tả?)"
+            en = f"unknown field '{loc[-1]}' (misspelt?)"
+        elif etype == "missing":
+            vi = f"thiếu trường bắt buộc '{loc[-1]}'"
+            en = f"missing required field '{loc[-1]}'"
         elif etype == "value_error":
             # our own validators put "vi || en" in the message
             raw = str((err.get("ctx") or {}).get("error", en))

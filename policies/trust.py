@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import InvalidInput
 from policies.certificates import ParsedCertificate, parse_certificates
 from policies.source import Problem, SourceDoc
 
@@ -136,9 +137,8 @@ def check_trust_rules(doc: SourceDoc, policy: TrustPolicy, base_dir: Path) -> li
                 out.append(doc.problem(("anchors", i, "pem"), f"không thấy tệp {a.pem}",
                                        f"file {a.pem} not found"))
                 continue
-            except Exception as e:  # InvalidInput: unreadable
-                out.append(doc.problem(("anchors", i, "pem"), f"không đọc được {a.pem}: {e}",
-                                       f"cannot read {a.pem}: {e}"))
+            except InvalidInput as e:
+                out.append(doc.problem(("anchors", i, "pem"), e.message_vi, e.message_en))
                 continue
             if not any(c.sha256 == a.sha256 for c in certs):
                 out.append(doc.problem(("anchors", i, "pem"),

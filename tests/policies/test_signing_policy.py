@@ -15,7 +15,7 @@ CONTRACT_FORMS = (
     "consent_surgery", "drug_disclosure", "billing_01kbcb", "discharge_paper", "record_summary",
     "lab_result", "treatment_sheet", "care_sheet", "outpatient_record_15bv1", "prescription",
 )
-STRONG = dict(algorithm="rsa-pss", key_size=3072, digest="sha256")
+STRONG = {"algorithm": "rsa-pss", "key_size": 3072, "digest": "sha256"}
 
 
 def test_every_form_of_the_library_has_a_signing_policy(defaults: PolicySet) -> None:
