@@ -67,7 +67,7 @@ class AuditEntry:
 class AuditProblem:
     seq: int
     kind: str
-    """``altered``, ``broken_link``, ``missing``, ``reordered``, ``truncated``,
+    """``altered``, ``broken_link``, ``missing``, ``inserted``, ``reordered``, ``truncated``,
     ``checkpoint_mismatch`` or ``head_mismatch``."""
     message_vi: str
     message_en: str
@@ -84,6 +84,17 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "problems": [asdict(p) for p in self.problems]}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A WORM-stored snapshot of the chain head."""
+
+    seq: int
+    hash: str
+    at: datetime
+    object_key: str
+    timestamp_token: bytes | None
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,7 @@ class AuditChain:
 
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint(self, store: ObjectStore, timestamp_fn: TimestampFn | None = None,
-                   *, retain_until: Any = None) -> AuditCheckpoint | None:
+                   *, retain_until: Any = None) -> Checkpoint | None:
         """Write the current head as a WORM object (timestamped when ``timestamp_fn``)."""
         with Session(self.engine) as s, s.begin():
             head = s.get(AuditHead, 1)
@@ -203,10 +214,9 @@ class AuditChain:
             key = (f"{CHECKPOINT_PREFIX}{head.seq:012d}-"
                    f"{hashlib.sha256(data).hexdigest()}.json")
             store.put(key, data, retain_until=retain_until)
-            cp = AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, object_key=key,
-                                 timestamp_token=token)
-            s.add(cp)
-            return cp
+            s.add(AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, object_key=key,
+                                  timestamp_token=token))
+            return Checkpoint(head.seq, head.hash, at, key, token)
 
     @staticmethod
     def read_checkpoints(store: ObjectStore) -> list[dict[str, Any]]:
@@ -221,6 +231,7 @@ class AuditChain:
         problems: list[AuditProblem] = []
         by_seq: dict[int, str] = {}
         prev_hash, prev_seq, prev_at, count = GENESIS, 0, None, 0
+        prev_link_ok = True
         hashes_seen: dict[str, int] = {}
         with Session(self.engine) as s:
             last = 0
@@ -241,17 +252,23 @@ class AuditChain:
                         problems.append(_p(r.seq, "missing",
                                            f"thiếu bản ghi {prev_seq + 1}..{r.seq - 1}",
                                            f"entries {prev_seq + 1}..{r.seq - 1} are missing"))
-                    if r.prev_hash != prev_hash:
-                        if r.prev_hash in hashes_seen:
+                    link_ok = r.prev_hash == prev_hash
+                    if not link_ok:
+                        linked = hashes_seen.get(r.prev_hash)
+                        if linked is not None and linked == r.seq - 2 and prev_link_ok:
+                            problems.append(_p(r.seq - 1, "inserted",
+                                               f"bản ghi {r.seq - 1} bị chèn vào chuỗi",
+                                               f"entry {r.seq - 1} was inserted into the chain"))
+                        elif linked is not None:
                             problems.append(_p(r.seq, "reordered",
-                                               f"liên kết tới bản ghi {hashes_seen[r.prev_hash]}"
-                                               " sai thứ tự", "entry links to entry "
-                                               f"{hashes_seen[r.prev_hash]}: order changed"))
+                                               f"liên kết tới bản ghi {linked}: sai thứ tự",
+                                               f"entry links to entry {linked}: order changed"))
                         else:
                             problems.append(_p(r.seq, "broken_link",
                                                "mã băm trước không khớp (bị chèn/xóa)",
                                                "previous hash does not match "
                                                "(inserted or removed entry)"))
+                    prev_link_ok = link_ok
                     if prev_at is not None and r.at < prev_at:
                         problems.append(_p(r.seq, "reordered", "thời gian đi lùi",
                                            "time goes backwards"))
