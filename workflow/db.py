@@ -44,6 +44,14 @@ accounts = Table(
     UniqueConstraint("kind", "username", name="uq_wf_accounts_kind_username"),
 )
 
+tenants = Table(
+    "wf_tenants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("seal_key_id", String(128), nullable=False),  # the organisation seal key
+)
+
 documents = Table(
     "wf_documents",
     metadata,

@@ -76,10 +76,12 @@ def _login(logins: list[DemoLogin], role: str) -> DemoLogin:
     return next(x for x in logins if x.role == role)
 
 
-def run_demo(services: Any, out_dir: Path, *, lang: str = "vi") -> DemoResult:
+def run_demo(services: Any, out_dir: Path, *, lang: str = "vi",
+             key_ids: dict[str, str] | None = None) -> DemoResult:
+    """``key_ids``: demo usernames (and ``"seal"``) → existing keystore keys (PKCS#11)."""
     from signer.verify import verify_pdf
 
-    logins = seed_demo(services)
+    logins = seed_demo(services, key_ids=key_ids)
     doctor_login = _login(logins, "clinician")
     kiosk_login = _login(logins, "kiosk")
     doctor = ActorRef.of(services.accounts.find("staff", doctor_login.username))

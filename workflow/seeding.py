@@ -64,13 +64,40 @@ def seal_key_id(tenant: str) -> str:
     return f"seal-{tenant}"
 
 
+def set_seal_key(services: Any, tenant: str, key_id: str, name: str) -> None:
+    from sqlalchemy import delete
+
+    from workflow.db import tenants
+
+    with services.engine.begin() as conn:
+        conn.execute(delete(tenants).where(tenants.c.id == tenant))
+        conn.execute(tenants.insert().values(id=tenant, name=name, seal_key_id=key_id))
+
+
+def tenant_seal_key(services: Any, tenant: str) -> str:
+    """The key the hospital seals patient confirmations with."""
+    from sqlalchemy import select
+
+    from workflow.db import tenants
+
+    with services.engine.connect() as conn:
+        row = conn.execute(select(tenants.c.seal_key_id).where(tenants.c.id == tenant)).first()
+    return row.seal_key_id if row else seal_key_id(tenant)
+
+
 def practitioner_key_id(practitioner_id: str) -> str:
     return f"prac-{practitioner_id}"
 
 
-def seed_demo(services: Any, *, tenant: str | None = None) -> list[DemoLogin]:
+def seed_demo(services: Any, *, tenant: str | None = None,
+              key_ids: dict[str, str] | None = None) -> list[DemoLogin]:
     """Seed the demo hospital ``tenant`` if it has no accounts yet; return its logins
-    (also when already seeded, read back from ``demo-logins.json``)."""
+    (also when already seeded, read back from ``demo-logins-{tenant}.json``).
+
+    ``key_ids`` maps demo usernames (and ``"seal"``) to keys already in the
+    keystore with their certificates (e.g. on a PKCS#11 token); others are
+    generated and, with the development PKI, certified."""
+    key_ids = key_ids or {}
     settings = services.settings
     if settings.env == "production":
         raise ConfigurationError(
@@ -86,7 +113,9 @@ def seed_demo(services: Any, *, tenant: str | None = None) -> list[DemoLogin]:
     suffix = _suffix(tenant, settings)
     for spec in _staff(tenant):
         key_id = None
-        if spec.get("key"):
+        if spec.get("key") and spec["username"] in key_ids:
+            key_id = key_ids[spec["username"]]
+        elif spec.get("key"):
             key_id = practitioner_key_id(spec["practitioner_id"])
             ensure_practitioner_key(services, key_id, spec["display_name"], spec["title"],
                                     DEMO_DEPARTMENTS.get(spec["department"] or "", ""),
@@ -98,7 +127,8 @@ def seed_demo(services: Any, *, tenant: str | None = None) -> list[DemoLogin]:
             practitioner_id=spec["practitioner_id"], key_id=key_id,
             display_name=spec["display_name"])
         logins.append(login)
-    ensure_seal_key(services, tenant)
+    seal = key_ids.get("seal") or ensure_seal_key(services, tenant)
+    set_seal_key(services, tenant, seal, f"Trung tâm Y tế (demo) {tenant}")
     logins.append(DemoLogin(kind="client", username=f"his-{tenant}", secret=f"his-secret-{tenant}",
                             role="integration", display_name="HIS (demo)"))
     logins.append(DemoLogin(kind="device", username=f"kiosk-{tenant}-K01",

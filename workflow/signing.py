@@ -176,13 +176,13 @@ class SigningSteps:
         """Record a patient's confirmation, bound to the document hash, sealed with the
         hospital's organisation seal."""
         from signer.request import SignRequest
-        from workflow.seeding import seal_key_id
+        from workflow.seeding import tenant_seal_key
 
         row = self._checked(actor, document_id, "sign",  # type: ignore[attr-defined]
                             presented_patient_ref=patient_ref)
         role = "representative" if evidence.representative else "patient"
         policy = self._policy(row)
-        seal_key = seal_key_id(row.tenant)
+        seal_key = tenant_seal_key(self._s, row.tenant)
         info = self._s.keystore.key_info(seal_key)
         pss = policy.algorithms.preferred == "rsa-pss"
         algorithm, size = _key_algorithm(info, pss)
