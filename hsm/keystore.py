@@ -190,8 +190,10 @@ class KeyStore(Protocol):
         ...
 
     # --- enrolment (used by hsm.enrolment) -----------------------------------
-    def generate_key(self, key_id: str, algorithm: str) -> keys.PublicKeyInfo:
-        """Create a key pair inside the store (non-extractable on an HSM)."""
+    def generate_key(self, key_id: str, algorithm: str, *,
+                     subject: x509.Name | None = None) -> keys.PublicKeyInfo:
+        """Create a key pair inside the store (non-extractable on an HSM); ``subject``
+        (the requested certificate subject) is recorded with the key."""
         ...
 
     def sign_raw(self, key_id: str, data: bytes, digest_algorithm: str = "sha256") -> bytes:
@@ -228,7 +230,7 @@ def _practitioner_from_cert(cert: x509.Certificate | None) -> str | None:
 def describe_key(
     key_id: str,
     *,
-    public_key: keys.PublicKeyInfo,
+    public_key: keys.PublicKeyInfo | None,
     cert: x509.Certificate | None,
     history: Sequence[x509.Certificate] = (),
     practitioner_id: str | None = None,
@@ -257,7 +259,7 @@ def describe_key(
         label=key_id,
         subject=cert.subject.human_friendly if cert is not None else requested_subject,
         practitioner_id=practitioner_id or _practitioner_from_cert(cert),
-        algorithm=algorithm_of(public_key),
+        algorithm=algorithm_of(public_key) if public_key is not None else "unknown",
         not_after=cert.not_valid_after if cert is not None else None,
         not_before=cert.not_valid_before if cert is not None else None,
         issuer=cert.issuer.human_friendly if cert is not None else "",
@@ -267,21 +269,29 @@ def describe_key(
     )
 
 
+def _generation(key_id: str) -> int:
+    """``bs-an`` → 1, ``bs-an~3`` → 3 (the enrolment naming of re-keys)."""
+    tail = key_id.rpartition("~")[2]
+    return int(tail) if "~" in key_id and tail.isdigit() else 1
+
+
 def supersession(infos: Sequence[tuple[str, str | None, datetime | None]]) -> set[str]:
     """Key ids replaced by a newer certified key of the same practitioner.
 
-    ``infos`` holds ``(key_id, practitioner_id, not_before_of_current_cert)``.
+    ``infos`` holds ``(key_id, practitioner_id, not_before_of_current_cert)``;
+    the newest key has the latest certificate (ties: the later re-key).
     """
-    newest: dict[str, tuple[datetime, str]] = {}
+    newest: dict[str, tuple[datetime, int, str]] = {}
     for key_id, pid, nb in infos:
         if pid is None or nb is None:
             continue
-        if pid not in newest or nb > newest[pid][0]:
-            newest[pid] = (nb, key_id)
+        rank = (nb, _generation(key_id), key_id)
+        if pid not in newest or rank > newest[pid]:
+            newest[pid] = rank
     return {
         key_id
         for key_id, pid, nb in infos
-        if pid is not None and nb is not None and newest[pid][1] != key_id
+        if pid is not None and nb is not None and newest[pid][2] != key_id
     }
 
 

@@ -246,7 +246,8 @@ class DevSoftwareKeystore:
             return signer
 
     # --- enrolment -------------------------------------------------------------
-    def generate_key(self, key_id: str, algorithm: str) -> keys.PublicKeyInfo:
+    def generate_key(self, key_id: str, algorithm: str, *,
+                     subject: x509.Name | None = None) -> keys.PublicKeyInfo:
         kind, param = check_algorithm(algorithm)
         path = self._path(key_id, ".key.pem")
         key: PrivateKey
@@ -265,8 +266,10 @@ class DevSoftwareKeystore:
                                details={"key_id": key_id}) from e
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            self.write_meta(key_id, algorithm=algorithm,
-                            created=datetime.now(UTC).isoformat())
+            self.write_meta(
+                key_id, algorithm=algorithm, created=datetime.now(UTC).isoformat(),
+                practitioner_id=subject.native.get("serial_number") if subject else None,
+                requested_subject=subject.human_friendly if subject else "")
         return self.public_key(key_id)
 
     def sign_raw(self, key_id: str, data: bytes, digest_algorithm: str = "sha256") -> bytes:

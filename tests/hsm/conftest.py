@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pkcs11 import Attribute
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -19,6 +24,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from hsm.dev_pki import DevPki
+from hsm.pkcs11 import Pkcs11Keystore
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +81,62 @@ def sign_and_validate():  # type: ignore[no-untyped-def]
     """``await sign_and_validate(pdf, signer, validation_context=..., ...)``:
     signs with pyHanko's PdfSigner (PAdES) and validates the signature."""
     return _sign_and_validate
+
+
+@dataclass(frozen=True)
+class TokenParams:
+    module: str
+    label: str
+    user_pin: str
+    shared: bool
+    """True: the infra's shared SoftHSM2 token (``test_services``); False: a local one."""
+
+
+@pytest.fixture(scope="session")
+def hsm_token(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenParams]:
+    """A real SoftHSM2 token: the shared one from ``test_services`` when that fixture
+    exists, else a token initialised here in a temporary directory."""
+    try:
+        svc = request.getfixturevalue("test_services")
+    except pytest.FixtureLookupError:
+        svc = None
+    if svc is not None:
+        yield TokenParams(svc.pkcs11_module, svc.pkcs11_token_label, svc.pkcs11_user_pin, True)
+        return
+    d = tmp_path_factory.mktemp("softhsm")
+    (d / "tokens").mkdir()
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTHSM2_CONF", str(conf))
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsba-hsm-tests",
+                        "--pin", "1234", "--so-pin", "123456"], check=True,
+                       stdout=subprocess.DEVNULL)
+        yield TokenParams("/usr/lib/softhsm/libsofthsm2.so", "hsba-hsm-tests", "1234", False)
+
+
+def _labels(pooled) -> set[str]:  # type: ignore[no-untyped-def]
+    return {str(o[Attribute.LABEL]) for o in pooled.session.get_objects({})}
+
+
+@pytest.fixture()
+def token_keystore(hsm_token: TokenParams) -> Iterator[Pkcs11Keystore]:
+    """A Pkcs11Keystore on the token. Objects the test added (keys ``t-...``, their
+    certificates, CA certificates) are destroyed afterwards: the token stays as it was."""
+    ks = Pkcs11Keystore(hsm_token.module, hsm_token.label, hsm_token.user_pin)
+    before = ks.pool.run(_labels, what="snapshot")
+    yield ks
+
+    def _cleanup(pooled):  # type: ignore[no-untyped-def]
+        for obj in list(pooled.session.get_objects({})):
+            if str(obj[Attribute.LABEL]) not in before:
+                obj.destroy()
+    ks.pool.run(_cleanup, what="test cleanup")
+    ks.close()
+
+
+@pytest.fixture()
+def key_prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
