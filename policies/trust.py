@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from asn1crypto import x509
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidInput
@@ -114,6 +115,20 @@ class TrustPolicy(BaseModel):
 
     def intermediates(self, store_dir: Path) -> list[ParsedCertificate]:
         return [c for a, c in self.installed(store_dir) if a.role == "intermediate"]
+
+    def certificates(self, store_dir: Path | None = None) -> list[x509.Certificate]:
+        """Every installed, enabled root (signing and timestamping), as asn1crypto
+        certificates: what a validator takes as trust anchors. ``store_dir`` defaults to
+        ``{data_dir}/trust`` (where ``hsba trust update`` installs)."""
+        store = store_dir if store_dir is not None else default_store_dir()
+        return [c.certificate for a, c in self.installed(store) if a.role == "root"]
+
+
+def default_store_dir() -> Path:
+    """Where ``hsba trust update`` installs certificates: ``{data_dir}/trust``."""
+    from core.settings import get_settings
+
+    return get_settings().data_dir / "trust"
 
 
 def check_trust_rules(doc: SourceDoc, policy: TrustPolicy, base_dir: Path) -> list[Problem]:

@@ -10,8 +10,6 @@ import argparse
 import json
 from pathlib import Path
 
-from core.settings import get_settings
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("trust", help="danh sách tin cậy / trust lists")
@@ -34,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _store(args: argparse.Namespace) -> Path:
-    return args.store if args.store is not None else get_settings().data_dir / "trust"
+    from policies.trust import default_store_dir
+
+    return args.store if args.store is not None else default_store_dir()
 
 
 def _update(args: argparse.Namespace) -> int:

@@ -87,3 +87,12 @@ def test_legal_hold_roles(defaults: PolicySet) -> None:
     assert r.may_release_hold("admin", "litigation")
     assert not r.may_place_hold("clinician", "litigation")
     assert not r.may_place_hold("admin", "no_such_reason")
+
+
+def test_class_names_and_years_match_the_archive() -> None:
+    """The archive locks objects by the class this policy decides: same names, same years."""
+    from archive.retention import YEARS, RetentionClass
+
+    assert {c.value for c in RetentionClass} == set(RETENTION_CLASSES)
+    for cls, years in YEARS.items():
+        assert LAW_RETENTION_YEARS[cls.value] == years, cls

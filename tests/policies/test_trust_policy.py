@@ -63,6 +63,25 @@ def test_update_from_a_directory_accepts_the_listed_certificates(defaults: Polic
     assert {c.sha256 for c in defaults.trust.trust_roots(store, "timestamping")} == {
         "d343b3c5132f7d1676c3560025aefef036fceec073c33f18e075b3a21c8f8552"}
     assert len(defaults.trust.intermediates(store)) == 5
+    # what signer.verify takes as the policy's trust list: every enabled root, asn1crypto
+    certs = defaults.trust.certificates(store)
+    assert len(certs) == 7 and all(c.self_signed for c in certs)
+    assert G2 in {hashlib.sha256(c.dump()).hexdigest() for c in certs}
+
+
+def test_default_store_is_under_data_dir(defaults: PolicySet, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import reset_settings_cache
+
+    monkeypatch.setenv("HSBA_DATA_DIR", str(tmp_path))
+    reset_settings_cache()
+    try:
+        assert defaults.trust.certificates() == []
+        update_trust_store(defaults.trust, tmp_path / "trust", source_dir=SHARED)
+        assert len(defaults.trust.certificates()) == 7
+    finally:
+        monkeypatch.delenv("HSBA_DATA_DIR")
+        reset_settings_cache()
 
 
 def test_a_tampered_certificate_is_rejected(defaults: PolicySet, tmp_path: Path) -> None:
