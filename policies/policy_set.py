@@ -70,6 +70,8 @@ class PolicySet:
     """Stable id of the whole set (``pol-`` + 16 hex of a digest over every file in force);
     the workflow records it with every document and signature."""
     directory: str | None = field(default=None)
+    sources: dict[str, SourceDoc] = field(default_factory=dict, repr=False, compare=False)
+    """The parsed files in force by source name, to point at lines after loading."""
 
     def forms(self) -> list[str]:
         return sorted({p.form for p in self.signing_policies})
@@ -235,4 +237,5 @@ def _assemble(effective: dict[str, Loaded], directory: str | None) -> PolicySet:
         files=files,
         version="pol-" + digest.hexdigest()[:16],
         directory=directory,
+        sources={doc.file: doc for _i, _o, _m, doc in effective.values()},
     )

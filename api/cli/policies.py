@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from core.errors import PolicyError
+
+if TYPE_CHECKING:
+    from policies import PolicySet
+    from policies.source import Problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,11 +43,28 @@ def _check(args: argparse.Namespace) -> int:
             where = f"{d['path']}: " if d["path"] else ""
             print(f"{d['file']}:{d['line']}: {where}{msg}")
         return 1
+    mismatches = _form_field_problems(ps)
+    for prob in mismatches:
+        print(prob.render(args.lang))
+    if mismatches:
+        return 1
     label = "OK" if args.lang == "en" else "Hợp lệ"
     print(f"{label}: {len(ps.files)} files, {ps.version}")
     for f in ps.files:
         print(f"  {f.origin:8} {f.identity:40} v{f.version:10} {f.source}")
     return 0
+
+
+def _form_field_problems(ps: PolicySet) -> list[Problem]:
+    """Every signer of every form in the catalogue has a signature field on it."""
+    from policies.form_fields import check_form_fields
+    from templates.catalogue import form_codes, load_form, versions
+
+    forms: dict[tuple[str, str], tuple[str, ...]] = {}
+    for code in form_codes():
+        for version in versions(code):
+            forms[(code, version)] = load_form(code, version).info.signature_fields
+    return check_form_fields(ps, forms)
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -138,3 +138,42 @@ def test_cli_explain_json(capsys: pytest.CaptureFixture[str], defaults: PolicySe
 def test_cli_explain_unknown_form(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main("--lang", "en", "policies", "explain", "--form", "nope") == 1
     assert "No signing policy for form 'nope'" in capsys.readouterr().err
+
+
+def test_form_fields_check(defaults: PolicySet, hospital_dir: Path) -> None:
+    from policies.form_fields import check_form_fields
+
+    forms = {("discharge_paper", "v1"): ("doctor", "director"),
+             ("prescription", "v1"): ("doctor", "pharmacist"),
+             ("treatment_sheet", "v1"): ("doctor_1",)}
+    assert check_form_fields(defaults, forms) == []
+    problems = check_form_fields(defaults, {("discharge_paper", "v1"): ("doctor",),
+                                            ("new_form", "v1"): ("doctor",)})
+    from policies.policy_set import DEFAULTS_DIR
+
+    lines = (DEFAULTS_DIR / "signing" / "discharge_paper.yaml").read_text().splitlines()
+    director = lines.index("  - role: director") + 1
+    alternative = lines.index("    alternatives: [head_of_department]") + 1
+    assert [(p.file, p.line, p.path) for p in problems] == [
+        ("defaults/signing/discharge_paper.yaml", director, "steps[1].role"),
+        ("defaults/signing/discharge_paper.yaml", alternative, "steps[1].alternatives[0]"),
+        ("-", 0, "")]
+    assert "field 'director'" in problems[0].message_en
+    assert "'head_of_department' signs in field 'director'" in problems[1].message_en
+    assert "new_form v1 has no signing policy" in problems[2].message_en
+
+
+def test_cli_check_cross_checks_the_form_catalogue(capsys: pytest.CaptureFixture[str],
+                                                  hospital_dir: Path) -> None:
+    """A hospital policy naming a signer the form has no field for fails the check."""
+    from templates.catalogue import load_form, versions
+
+    fields = load_form("lab_result", versions("lab_result")[-1]).info.signature_fields
+    assert "pharmacist" not in fields
+    (hospital_dir / "lab_result.yaml").write_text(
+        "kind: signing\nversion: '1'\nform: lab_result\ntitle_vi: a\ntitle_en: b\n"
+        "legal_basis: c\nsteps:\n  - role: technician\n    methods: [hsm_key]\n"
+        "  - role: pharmacist\n    methods: [hsm_key]\n", encoding="utf-8")
+    assert _main("--lang", "en", "policies", "check", str(hospital_dir)) == 1
+    out = capsys.readouterr().out
+    assert f"{hospital_dir}/lab_result.yaml:10: steps[1].role: 'pharmacist' signs in field" in out
