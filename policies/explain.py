@@ -39,23 +39,23 @@ def explain_form(policies: PolicySet, form_code: str, version: str | None = None
                 "deadline_hours": s.deadline_hours,
             } for s in stage],
         })
-    record_type = policies.retention.form_record_types.get(form_code)
-    retention: dict[str, Any] | None = None
-    if record_type is not None:
-        base = policies.retention.classify(record_type)
-        retention = {
-            "record_type": record_type,
-            "class_name": base.class_name,
-            "years": base.years,
-            "label_vi": base.label_vi,
-            "label_en": base.label_en,
-            "legal_basis": base.legal_basis,
-            "raised_by": {
-                event: {"class_name": cls, "years": policies.retention.classes[cls].years}
-                for event, cls in policies.retention.events.items()
-                if (policies.retention.classes[cls].years or 10**6) > (base.years or 10**6)
-            },
-        }
+    ret = policies.retention
+    record_type = ret.form_record_types.get(form_code)
+    kinds = [record_type] if record_type else sorted(ret.record_types)
+    bases = [ret.classify(k) for k in kinds]
+    shortest = min((b.years for b in bases if b.years is not None), default=None)
+    retention: dict[str, Any] = {
+        "record_type": record_type,
+        "by_record_type": {k: {"class_name": b.class_name, "years": b.years,
+                               "label_vi": b.label_vi, "label_en": b.label_en}
+                           for k, b in zip(kinds, bases, strict=True)},
+        "legal_basis": ret.legal_basis,
+        "raised_by": {
+            event: {"class_name": cls, "years": ret.classes[cls].years}
+            for event, cls in ret.events.items()
+            if shortest is not None and (ret.classes[cls].years or 10**6) > shortest
+        },
+    }
     return {
         "form": sp.form,
         "title_vi": sp.title_vi,
@@ -118,16 +118,21 @@ def render_text(info: dict[str, Any], lang: str = "vi") -> str:
     lines.append(t("Thuật toán", "Algorithms") + f": {', '.join(a['allowed'])}; RSA ≥ "
                  f"{a['min_rsa_bits']}, EC ≥ P-{a['min_ec_bits']}; {', '.join(a['digests'])}")
     r = info["retention"]
-    if r:
-        years = t("vĩnh viễn", "permanently") if r["years"] is None else t(
-            f"{r['years']} năm", f"{r['years']} years")
-        lines.append(t("Lưu trữ", "Kept") + f": {years} ({r['label_en'] if en else r['label_vi']},"
-                     f" {r['class_name']}, {r['legal_basis']}), "
-                     + t("tính từ năm kết thúc đợt điều trị", "counted from the year the case closed"))
-        if r["raised_by"]:
-            raised = ", ".join(
-                f"{ev} → " + (t("vĩnh viễn", "permanent") if v["years"] is None
-                              else t(f"{v['years']} năm", f"{v['years']} y"))
-                for ev, v in r["raised_by"].items())
-            lines.append("  " + t("Kéo dài nếu", "Raised by") + f": {raised}")
+    kept = []
+    for kind, b in r["by_record_type"].items():
+        years = t("vĩnh viễn", "permanently") if b["years"] is None else t(
+            f"{b['years']} năm", f"{b['years']} years")
+        kept.append(f"{years} ({b['label_en'] if en else b['label_vi']}, {b['class_name']})"
+                    if r["record_type"] else f"{kind}: {years} ({b['class_name']})")
+    lines.append(t("Lưu trữ", "Kept") + ": " + "; ".join(kept) + f"; {r['legal_basis']}; "
+                 + t("tính từ năm kết thúc đợt điều trị", "counted from the year the case closed"))
+    if not r["record_type"]:
+        lines.append("  " + t("(theo loại đợt khám, chữa bệnh của hồ sơ)",
+                              "(by the type of the encounter the form belongs to)"))
+    if r["raised_by"]:
+        raised = ", ".join(
+            f"{ev} → " + (t("vĩnh viễn", "permanent") if v["years"] is None
+                          else t(f"{v['years']} năm", f"{v['years']} y"))
+            for ev, v in r["raised_by"].items())
+        lines.append("  " + t("Kéo dài nếu", "Raised by") + f": {raised}")
     return "\n".join(lines)

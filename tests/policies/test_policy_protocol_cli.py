@@ -116,7 +116,8 @@ def test_cli_explain_text_in_both_languages(capsys: pytest.CaptureFixture[str]) 
     vi, en = out.split("\n\n")
     assert vi.startswith("Giấy ra viện (discharge_paper)")
     assert "1. Bác sĩ điều trị" in vi and "2. Giám đốc / Trưởng khoa" in vi
-    assert "Lưu trữ: 10 năm" in vi and "PAdES B-LTA" in vi
+    assert "Lưu trữ: 10 năm (Hồ sơ bệnh án nội trú, INPATIENT_10Y)" in vi
+    assert "PAdES B-LTA" in vi
     assert en.startswith("Discharge paper (discharge_paper)")
     assert "2. Director / head of department (or Head of department)" in en
     assert "Kept: 10 years" in en and "medical_incident → permanent" in en
@@ -131,7 +132,8 @@ def test_cli_explain_json(capsys: pytest.CaptureFixture[str], defaults: PolicySe
     patient = info["stages"][1]["steps"][0]
     assert patient["representative_allowed"] and patient["sealed_by"] == "organisation_seal"
     assert info["certify"] == {"role": "doctor", "docmdp": "fill_forms"}
-    assert info["retention"]["class_name"] == "INPATIENT_10Y"
+    assert info["retention"]["record_type"] is None  # outpatient procedures too
+    assert info["retention"]["by_record_type"]["outpatient"]["class_name"] == "OUTPATIENT_10Y"
     assert info["retention"]["raised_by"]["medical_incident"]["years"] is None
 
 

@@ -75,9 +75,13 @@ def test_class_names_match_the_contract() -> None:
         assert f"`{name}`" in contracts, name
 
 
-def test_every_form_has_a_record_type(defaults: PolicySet) -> None:
-    for form in defaults.forms():
-        assert defaults.retention.form_record_types[form] in defaults.retention.record_types
+def test_form_record_types_are_known(defaults: PolicySet) -> None:
+    mapping = defaults.retention.form_record_types
+    assert mapping["discharge_paper"] == "inpatient"
+    assert mapping["outpatient_record_15bv1"] == "outpatient"
+    assert "lab_result" not in mapping  # both kinds of care: the encounter decides
+    for form, kind in mapping.items():
+        assert form in defaults.forms() and kind in defaults.retention.record_types
 
 
 def test_legal_hold_roles(defaults: PolicySet) -> None:
