@@ -81,7 +81,8 @@ def _sources(policy: TrustPolicy, source_url: str | None, source_dir: Path | Non
     urls = [source_url] if source_url else [a.source_url for a in policy.anchors
                                             if a.enabled and a.source_url]
     out = []
-    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                      follow_redirects=True) as client:
         for url in urls:
             assert url is not None
             try:

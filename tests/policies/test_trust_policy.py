@@ -143,6 +143,11 @@ def test_update_from_a_url_serving_a_p7b(defaults: PolicySet, tmp_path: Path,
     assert sorted(a.anchor_id for a in report.accepted) == [
         "vn-national-ca-erd", "vn-national-root-ca-ema"]
     assert report.ok
+    # the same bundle PEM-armoured ("-----BEGIN PKCS7-----"), as some CAs publish it
+    (root / "vnca-erd.p7c").write_bytes(pem.armor("PKCS7", (root / "vnca-erd.p7b").read_bytes()))
+    again = update_trust_store(defaults.trust, tmp_path / "store2",
+                               source_url=f"{base}/vnca-erd.p7c")
+    assert len(again.accepted) == 2 and again.ok
     missing = update_trust_store(defaults.trust, store, source_url=f"{base}/nope.p7b")
     assert not missing.ok and "404" in missing.rejected[0].reason_en
 
