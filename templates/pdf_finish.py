@@ -77,9 +77,11 @@ def _write_metadata(pdf: pikepdf.Pdf, fh: FormHtml, info: FormInfo, document_id:
     stream.Type = Name.Metadata
     stream.Subtype = Name.XML
     pdf.Root.Metadata = stream
+    # No /Producer or /ModDate in Info: signing software (pyHanko) rewrites those two Info
+    # entries when present without touching the XMP, which would break the Info/XMP
+    # equivalence PDF/A requires; the XMP carries them.
     pdf.trailer.Info = pdf.make_indirect(Dictionary(
-        Title=String(fh.title), Creator=String("hsba"), Producer=String(PRODUCER),
-        CreationDate=String(pdf_date), ModDate=String(pdf_date)))
+        Title=String(fh.title), Creator=String("hsba"), CreationDate=String(pdf_date)))
     pdf.Root.Lang = String("vi")
 
 

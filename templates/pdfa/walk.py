@@ -47,9 +47,21 @@ def resource_dicts(pdf: pikepdf.Pdf, limit: int = 5000) -> Iterator[pikepdf.Dict
                         stack.extend(x for x in v.values() if isinstance(x, pikepdf.Stream))
 
 
-def all_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Dictionary]:
+def all_dicts(pdf: pikepdf.Pdf, limit: int = 200_000) -> Iterator[pikepdf.Dictionary]:
+    """Every dictionary of the file, indirect or nested directly inside another (bounded)."""
+    count = 0
     for obj in pdf.objects:
-        if isinstance(obj, pikepdf.Stream):
-            yield obj.stream_dict
-        elif isinstance(obj, pikepdf.Dictionary):
-            yield obj
+        stack: list[pikepdf.Object] = [obj.stream_dict if isinstance(obj, pikepdf.Stream)
+                                       else obj]
+        while stack and count < limit:
+            cur = stack.pop()
+            count += 1
+            if isinstance(cur, pikepdf.Dictionary):
+                yield cur
+                children = cur.values()
+            elif isinstance(cur, pikepdf.Array):
+                children = list(cur)
+            else:
+                continue
+            stack.extend(c for c in children if isinstance(
+                c, (pikepdf.Dictionary, pikepdf.Array)) and not c.is_indirect)

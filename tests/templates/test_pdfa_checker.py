@@ -1,0 +1,179 @@
+"""The PDF/A checker: it catches what rendering and signing can break, and it agrees with
+the veraPDF corpus (expected result in each file name) on the files it gives a verdict on."""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import os
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from api.cli import main as hsba
+from templates.pdfa import check_pdfa, target_clause
+from templates.render import render_form, sample_data
+
+CORPUS = Path(os.environ.get("HSBA_CORPUS", Path(__file__).resolve().parents[3] / "shared"
+                             / "corpus"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def form_pdf() -> bytes:
+    return render_form("discharge_paper", sample_data("discharge_paper"), document_id="D-1",
+                       verify_url="http://127.0.0.1:8000/verify/D-1").pdf
+
+
+def _mutate(pdf: bytes, change) -> bytes:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        change(doc)
+        out = io.BytesIO()
+        doc.save(out, fix_metadata_version=False)
+    return out.getvalue()
+
+
+def _clauses(pdf: bytes) -> set[str]:
+    report = check_pdfa(pdf)
+    assert report.verdict == "FAIL", report
+    return {f.clause for f in report.failures}
+
+
+def test_own_output_passes(form_pdf):
+    assert check_pdfa(form_pdf).verdict == "PASS"
+
+
+def test_missing_xmp_fails(form_pdf):
+    pdf = _mutate(form_pdf, lambda d: d.Root.__delitem__("/Metadata"))
+    r = check_pdfa(pdf)
+    assert r.verdict == "FAIL" and r.part is None
+
+
+def test_javascript_and_launch_actions_fail(form_pdf):
+    def add_js(d):
+        d.Root.OpenAction = d.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Action, S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)")))
+    assert "6.5.1" in _clauses(_mutate(form_pdf, add_js))
+
+    def add_aa(d):
+        d.pages[0].obj.AA = pikepdf.Dictionary(O=pikepdf.Dictionary(
+            S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe")))
+    assert {"6.5.1", "6.5.2"} <= _clauses(_mutate(form_pdf, add_aa))
+
+
+def test_hidden_or_unprinted_signature_widget_fails(form_pdf):
+    def hide(d):
+        d.Root.AcroForm.Fields[0].F = 2
+    assert "6.3.2" in _clauses(_mutate(form_pdf, hide))
+
+    def no_ap(d):
+        del d.Root.AcroForm.Fields[0]["/AP"]
+    assert "6.3.3" in _clauses(_mutate(form_pdf, no_ap))
+
+
+def test_info_out_of_sync_with_xmp_fails(form_pdf):
+    def retitle(d):
+        d.trailer.Info.Title = pikepdf.String("Tiêu đề khác")
+    assert "6.6.3" in _clauses(_mutate(form_pdf, retitle))
+
+
+def test_attachment_without_relationship_fails(form_pdf):
+    def drop(d):
+        del d.Root.AF[0]["/AFRelationship"]
+    assert "6.8" in _clauses(_mutate(form_pdf, drop))
+
+
+def test_encryption_fails(form_pdf):
+    with pikepdf.open(io.BytesIO(form_pdf)) as doc:
+        out = io.BytesIO()
+        doc.save(out, encryption=pikepdf.Encryption(owner="o", user="", R=6))
+    assert "6.1.3" in _clauses(out.getvalue())
+
+
+def test_unembedded_font_fails(form_pdf):
+    def strip(d):
+        for obj in d.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor":
+                for k in ("/FontFile", "/FontFile2", "/FontFile3"):
+                    if k in obj:
+                        del obj[k]
+    assert "6.2.11.4.1" in _clauses(_mutate(form_pdf, strip))
+
+
+def test_undeclared_xmp_property_fails(form_pdf):
+    def extra(d):
+        xmp = d.Root.Metadata.read_bytes().replace(
+            b"<hsba:FormCode>", b"<hsba:Undeclared>x</hsba:Undeclared><hsba:FormCode>")
+        d.Root.Metadata.write(xmp)
+    assert "6.6.2.3.1" in _clauses(_mutate(form_pdf, extra))
+
+
+def test_not_a_pdfa_claim_fails_and_garbage_fails():
+    plain = pikepdf.new()
+    plain.add_blank_page()
+    buf = io.BytesIO()
+    plain.save(buf)
+    r = check_pdfa(buf.getvalue())
+    assert r.verdict == "FAIL" and "does not claim PDF/A" in r.failures[0].message
+    assert check_pdfa(b"not a pdf at all").verdict == "FAIL"
+
+
+def test_target_clause_from_test_suite_names():
+    assert target_clause("2b_6-2-4-3-t01-fail-a.pdf") == "6.2.4.3"
+    assert target_clause("PDF_A-1b_6-1-3-t01-pass-a.pdf") == "6.1.3"
+    assert target_clause("discharge.pdf") is None
+
+
+def test_cli_exit_codes(tmp_path, form_pdf, capsys):
+    good = tmp_path / "good.pdf"
+    good.write_bytes(form_pdf)
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(form_pdf.replace(b"%PDF-1.7\n", b"%PDF-1.7 \n", 1))
+    assert hsba(["pdfa", "check", str(good)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert hsba(["pdfa", "check", str(good), str(bad), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out[str(bad)]["verdict"] == "FAIL"
+    assert hsba(["pdfa", "check", str(tmp_path / "missing.pdf")]) == 2
+
+
+def _corpus_files() -> list[tuple[Path, str]]:
+    files = []
+    for folder in ("verapdf", "pdfa"):
+        for f in sorted((CORPUS / folder).glob("*.pdf")):
+            files.append((f, "PASS" if "-pass-" in f.name else "FAIL"))
+    return files
+
+
+@pytest.mark.skipif(not (CORPUS / "verapdf").is_dir(), reason="external corpus not mounted")
+def test_corpus_agreement():
+    """≥ 95 % agreement among files given a verdict, verdict on ≥ 60 % of files."""
+    rows = []
+    for path, expected in _corpus_files():
+        r = check_pdfa(path)
+        rows.append({"file": path.name, "expected": expected, "verdict": r.verdict,
+                     "failures": [f"{f.clause}: {f.message}" for f in r.failures][:5]})
+    judged = [r for r in rows if r["verdict"] != "NOT_CHECKED"]
+    agree = sum(r["verdict"] == r["expected"] for r in judged)
+    fail_called_pass = [r["file"] for r in judged if r["expected"] == "FAIL" and r["verdict"] == "PASS"]
+    pass_called_fail = [r["file"] for r in judged if r["expected"] == "PASS" and r["verdict"] == "FAIL"]
+    counts = collections.Counter((r["expected"], r["verdict"]) for r in rows)
+    summary = {
+        "files": len(rows), "with_verdict": len(judged), "agree": agree,
+        "agreement": round(agree / len(judged), 4), "coverage": round(len(judged) / len(rows), 4),
+        "FAIL_called_PASS": len(fail_called_pass), "PASS_called_FAIL": len(pass_called_fail),
+        "counts": {f"{e}->{v}": n for (e, v), n in sorted(counts.items())},
+        "FAIL_called_PASS_files": fail_called_pass, "PASS_called_FAIL_files": pass_called_fail,
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "pdfa-corpus.json").write_text(
+        json.dumps({"summary": summary, "rows": rows}, indent=1, ensure_ascii=False))
+    print("\nPDF/A corpus:", json.dumps({k: v for k, v in summary.items()
+                                         if not k.endswith("_files")}, ensure_ascii=False))
+    print("FAIL files called PASS:", len(fail_called_pass), fail_called_pass)
+    print("PASS files called FAIL:", len(pass_called_fail), pass_called_fail)
+    assert len(rows) >= 400
+    assert summary["coverage"] >= 0.60
+    assert summary["agreement"] >= 0.95
