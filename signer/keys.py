@@ -22,6 +22,12 @@ from core.errors import SigningError
 __all__ = ["InMemoryKeySigner"]
 
 
+def _parsed(cert: x509.Certificate) -> x509.Certificate:
+    """The certificate as parsed from DER: asn1crypto then reuses its encoding
+    instead of re-encoding a constructed certificate for every signature."""
+    return x509.Certificate.load(cert.dump())
+
+
 class InMemoryKeySigner(SimpleSigner):
     """``SimpleSigner`` that keeps the parsed private key (RSA or ECDSA)."""
 
@@ -35,7 +41,7 @@ class InMemoryKeySigner(SimpleSigner):
         embed_roots: bool = True,
     ) -> None:
         super().__init__(
-            signing_cert=signing_cert,
+            signing_cert=_parsed(signing_cert),
             signing_key=signing_key,
             cert_registry=cert_registry or SimpleCertificateStore(),  # type: ignore[no-untyped-call]
             prefer_pss=prefer_pss,
@@ -54,7 +60,8 @@ class InMemoryKeySigner(SimpleSigner):
         """``chain[0]`` is the signer's certificate, the rest its issuers."""
         return cls(
             chain[0], signing_key,
-            SimpleCertificateStore.from_certs(chain[1:]),  # type: ignore[no-untyped-call]
+            SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                [_parsed(c) for c in chain[1:]]),
             prefer_pss=prefer_pss,
         )
 

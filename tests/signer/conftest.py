@@ -1,61 +1,68 @@
-"""Fixtures of the signing engine's tests: a real certomancer PKI served over HTTP.
+"""Fixtures of the signing engine's tests: the shared test PKI over real HTTP.
 
-``certomancer animate`` (a real HTTP server on 127.0.0.1) answers the OCSP,
-CRL and RFC 3161 requests, so the B-T/B-LT/B-LTA paths, the revocation checks
-and the TSA failover are exercised over the network like in production.
-Signers use keys loaded once (:class:`signer.keys.InMemoryKeySigner`).
+The shared test services (``tests/conftest.py``) run ``certomancer animate``
+on 127.0.0.1: OCSP, CRL and RFC 3161 requests go over the network like in
+production, so the B-T/B-LT/B-LTA paths, the revocation checks and the TSA
+failover are real. Software signers use keys loaded once
+(:class:`signer.keys.InMemoryKeySigner`); token keys are on SoftHSM2.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
-from certomancer.registry import CertomancerConfig, PKIArchitecture
+from asn1crypto import pem, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields
 
 from signer.keys import InMemoryKeySigner
 from signer.revocation import OnlineRevocationSource
 from signer.timestamps import FailoverTimeStamper, http_timestampers
-from tests.signer.pki import ARCH, SIGNERS, write_config
+from tests.conftest import TestServices
+from tests.pki.testpki import LABELS, TestPki
 
 FIELDS = ("doctor", "head_of_department", "patient", "nurse")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# my role names -> labels of the shared test PKI (tests/pki/pki.yml)
+ROLES = {
+    "doctor-rsa": LABELS.doctor_rsa,
+    "doctor-ec": LABELS.doctor_ec,
+    "nurse": LABELS.nurse,
+    "revoked": LABELS.doctor_revoked,
+    "expired": LABELS.doctor_expired,
+    "future": LABELS.doctor_not_yet_valid,
+    "weak": LABELS.doctor_weak_rsa1024,
+    "seal": LABELS.hospital_seal,
+}
 
 
 @dataclass
 class SignerPki:
-    """The running test PKI."""
+    """The shared test PKI (served over HTTP by the test services) and the token."""
 
-    arch: PKIArchitecture
-    base_url: str
-    config_path: Path
-    root: x509.Certificate
-    interm: x509.Certificate
+    pki: TestPki
+    services: TestServices
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.pki.root
+
+    @property
+    def interm(self) -> x509.Certificate:
+        return self.pki.interm
 
     def tsa_url(self) -> str:
-        return f"{self.base_url}/{ARCH}/tsa/tsa"
+        return self.services.tsa_url
 
-    def signer(self, label: str, *, prefer_pss: bool = False) -> InMemoryKeySigner:
-        key = self.arch.key_set.get_private_key(label)
-        chain = [self.arch.get_cert(label), self.interm, self.root]
-        return InMemoryKeySigner.from_chain(key, chain, prefer_pss=prefer_pss)
+    def signer(self, role: str, *, prefer_pss: bool = False) -> InMemoryKeySigner:
+        label = ROLES.get(role, role)
+        chain = [self.pki.cert(label), *self.pki.chain(label)]
+        return InMemoryKeySigner.from_chain(self.pki.private_key(label), chain,
+                                            prefer_pss=prefer_pss)
 
     def revocation(self) -> OnlineRevocationSource:
         return OnlineRevocationSource([self.root], other_certs=[self.interm], timeout_s=5)
@@ -64,53 +71,18 @@ class SignerPki:
         return FailoverTimeStamper(http_timestampers([self.tsa_url()], timeout_s=5))
 
     def write_trust(self, directory: Path) -> tuple[Path, Path]:
-        """PEM files of the root and the whole CA set (for openssl)."""
-        from asn1crypto import pem
-
+        """PEM files of the root and of root + intermediate (for openssl)."""
         root = directory / "root.pem"
         root.write_bytes(pem.armor("CERTIFICATE", self.root.dump()))
         cas = directory / "cas.pem"
-        cas.write_bytes(
-            pem.armor("CERTIFICATE", self.root.dump())
-            + pem.armor("CERTIFICATE", self.interm.dump())
-        )
+        cas.write_bytes(pem.armor("CERTIFICATE", self.root.dump())
+                        + pem.armor("CERTIFICATE", self.interm.dump()))
         return root, cas
 
 
 @pytest.fixture(scope="session")
-def signer_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignerPki]:
-    directory = tmp_path_factory.mktemp("signer-pki")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    path = write_config(directory, base)
-    cfg = CertomancerConfig.from_file(str(path), key_search_dir=str(directory))
-    arch = cfg.get_pki_arch(ARCH)
-    certomancer = Path(sys.executable).parent / "certomancer"
-    log = (directory / "animate.log").open("wb")
-    proc = subprocess.Popen(
-        [str(certomancer), "--config", str(path), "animate", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/{ARCH}/crls/root/latest.crl", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "certomancer animate did not start: "
-                        + (directory / "animate.log").read_text(errors="replace")
-                    ) from None
-                time.sleep(0.2)
-        for label in SIGNERS:
-            arch.key_set.get_private_key(label)
-        yield SignerPki(arch, base, path, arch.get_cert("root"), arch.get_cert("interm"))
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+def signer_pki(test_services: TestServices, test_pki: TestPki) -> SignerPki:
+    return SignerPki(test_pki, test_services)
 
 
 def _blank_form() -> bytes:

@@ -24,7 +24,7 @@ def test_two_signers_then_extend_then_renew(signer_pki, form_pdf, tmp_path):
     doc = sign_pdf(form_pdf, SignRequest("doctor", "Nguyễn Văn An", level="B-T", certify=True),
                    signer=signer_pki.signer("doctor-rsa"), timestampers=[ts], revocation=rev)
     doc = sign_pdf(doc, SignRequest("head_of_department", "Lê Minh Châu", level="B-T"),
-                   signer=signer_pki.signer("doctor-ec384"), timestampers=[ts], revocation=rev)
+                   signer=signer_pki.signer("nurse"), timestampers=[ts], revocation=rev)
     before = _revisions(doc)
     lta = extend_to_lta(doc, timestampers=[ts], revocation=rev)
     assert _revisions(lta) == before + 1, "DSS and document timestamp share one revision"
