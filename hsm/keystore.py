@@ -15,8 +15,8 @@ P-256 or stronger; anything weaker is refused by :func:`check_algorithm`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -34,6 +34,7 @@ __all__ = [
     "algorithm_of",
     "check_algorithm",
     "describe_key",
+    "mark_revoked",
     "refuse_in_production",
 ]
 
@@ -342,3 +343,10 @@ def validate_key_id(key_id: str) -> str:
             details={"key_id": key_id},
         )
     return key_id
+
+
+def mark_revoked(infos: Sequence[KeyInfo], revoked_serials: Iterable[int]) -> list[KeyInfo]:
+    """``infos`` with ``status="revoked"`` where the current certificate's serial is revoked
+    (the store itself does not know; the CA's CRL or the dev PKI does)."""
+    revoked = set(revoked_serials)
+    return [replace(i, status="revoked") if i.serial in revoked else i for i in infos]

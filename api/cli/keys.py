@@ -113,7 +113,14 @@ def _install(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from hsm import open_keystore
 
-    infos = open_keystore(get_settings()).list_keys()
+    settings = get_settings()
+    infos = open_keystore(settings).list_keys()
+    if settings.pki == "dev" and (settings.data_dir / "pki" / "pki.json").is_file():
+        from hsm.dev_pki import DevPki
+        from hsm.keystore import mark_revoked
+
+        pki = DevPki.load_or_create(settings.data_dir, base_url=settings.base_url)
+        infos = mark_revoked(infos, pki.revoked_serials())
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], ensure_ascii=False, indent=2))
         return 0

@@ -77,8 +77,8 @@ def test_tsa_token_verifies_with_openssl(dev_pki: DevPki, tmp_path: Path) -> Non
     assert bad.returncode != 0
 
 
-def test_crl_is_signed_by_the_ca_and_lists_revoked_serials(tmp_path: Path) -> None:
-    pki = DevPki.load_or_create(tmp_path)
+def test_crl_is_signed_by_the_ca_and_lists_revoked_serials(dev_pki: DevPki) -> None:
+    pki = dev_pki
     good = pki.issue_practitioner(_pub(), SUBJ)
     bad = pki.issue_practitioner(_pub(), SUBJ)
     pki.revoke(bad.serial_number, reason="key_compromise")
@@ -100,8 +100,8 @@ def test_crl_is_signed_by_the_ca_and_lists_revoked_serials(tmp_path: Path) -> No
         pki.revoke(good.serial_number, reason="because")
 
 
-def test_ocsp_answers_good_revoked_unknown_and_keeps_the_nonce(tmp_path: Path) -> None:
-    pki = DevPki.load_or_create(tmp_path)
+def test_ocsp_answers_good_revoked_unknown_and_keeps_the_nonce(dev_pki: DevPki) -> None:
+    pki = dev_pki
     issuing = x509.load_der_x509_certificate(pki.intermediates[0].dump())
     good = x509.load_der_x509_certificate(pki.issue_practitioner(_pub(), SUBJ).dump())
     bad = x509.load_der_x509_certificate(pki.issue_practitioner(_pub(), SUBJ).dump())
@@ -145,8 +145,8 @@ def ask_hash(issuer: x509.Certificate, what: str) -> bytes:
     return h.finalize()
 
 
-def test_revocation_source_refuses_a_revoked_certificate(tmp_path: Path) -> None:
-    pki = DevPki.load_or_create(tmp_path)
+def test_revocation_source_refuses_a_revoked_certificate(dev_pki: DevPki) -> None:
+    pki = dev_pki
     good = pki.issue_practitioner(_pub(), SUBJ)
     bad = pki.issue_practitioner(_pub(), SUBJ)
     pki.revoke(bad.serial_number)
@@ -165,8 +165,8 @@ def test_revocation_source_refuses_a_revoked_certificate(tmp_path: Path) -> None
     assert len(material.crls) == 2 and len(material.ocsp_responses) == 1
 
 
-def test_seal_certificate_and_weak_keys(tmp_path: Path) -> None:
-    pki = DevPki.load_or_create(tmp_path)
+def test_seal_certificate_and_weak_keys(dev_pki: DevPki) -> None:
+    pki = dev_pki
     seal = pki.issue_organisation_seal(
         _pub(), OrganisationSubject("Bệnh viện Đa khoa Demo", hospital_code="70001"))
     assert seal.subject.native["organization_name"] == "Bệnh viện Đa khoa Demo"

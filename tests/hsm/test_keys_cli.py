@@ -60,6 +60,10 @@ def test_enroll_with_dev_issue(tmp_settings: Any, tmp_path: Path,
     assert "bs-binh" in capsys.readouterr().out
     (key,) = _json(capsys, ["keys", "list", "--json"])
     assert (key["key_id"], key["algorithm"], key["status"]) == ("bs-binh", "ecdsa-p256", "active")
+    # revoked by the (development) CA: the list says so
+    DevPki.load_or_create(tmp_settings.data_dir).revoke(int(key["serial"], 16))
+    (key,) = _json(capsys, ["keys", "list", "--json"])
+    assert key["status"] == "revoked"
 
 
 def test_weak_algorithm_refused_with_both_languages(

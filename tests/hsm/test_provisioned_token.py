@@ -4,9 +4,11 @@ the token, certificates from the certomancer test PKI served over real HTTP (OCS
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
@@ -55,5 +57,8 @@ def test_signatures_validate_against_the_test_pki_over_http(
         validation_context=_context(test_pki), timestamper=timestamper))
     assert status.bottom_line, status.summary()
     assert status.pkcs7_signature_mechanism == mechanism
-    if timestamper is not None:
+    if timestamper is not None:  # B-LTA: signature timestamp, DSS, document timestamp
         assert status.timestamp_validity is not None and status.timestamp_validity.valid
+        reader = PdfFileReader(io.BytesIO(data))
+        assert "/DSS" in reader.root
+        assert len(reader.embedded_signatures) == 2  # the signature + the document timestamp
