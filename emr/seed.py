@@ -134,7 +134,7 @@ def _clinical(session: Session, p: str, ids: DemoIds) -> None:
     session.add_all([
         m.Condition(id=f"{p}-cond-k358", patient_id=nhung, encounter_id=enc_ip, icd10="K35.8",
                     display="Viêm ruột thừa cấp, khác và không xác định", role="primary"),
-        m.Condition(id=f"{p}-cond-i10-n", patient_id=nhung, encounter_id=enc_ip, icd10="D64.9",
+        m.Condition(id=f"{p}-cond-d649", patient_id=nhung, encounter_id=enc_ip, icd10="D64.9",
                     display="Thiếu máu, không đặc hiệu", role="secondary"),
         m.Condition(id=f"{p}-cond-i10", patient_id=tam, encounter_id=enc_op, icd10="I10",
                     display="Bệnh lý tăng huyết áp vô căn (nguyên phát)", role="primary"),
