@@ -11,10 +11,10 @@ until N days after it ended; a rule on ``auditor_grant`` needs an unexpired gran
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.errors import Forbidden
 from policies.source import Problem, SourceDoc
@@ -54,12 +54,13 @@ class AccessRequest(BaseModel):
     relationships: frozenset[str] = frozenset()
     tenant_match: bool
     """The user belongs to the hospital that owns the record."""
-    now: datetime
+    now: AwareDatetime
+    """Times are timezone-aware (UTC stored); a naive time is refused."""
     form_code: str | None = None
-    encounter_start: datetime | None = None
-    encounter_end: datetime | None = None
+    encounter_start: AwareDatetime | None = None
+    encounter_end: AwareDatetime | None = None
     """``None`` with a start = the encounter is still open."""
-    grant_expiry: datetime | None = None
+    grant_expiry: AwareDatetime | None = None
     """End of an auditor's time-limited grant."""
 
 

@@ -102,7 +102,10 @@ def _identity(kind: str, data: dict[str, Any]) -> str:
 
 
 def _yaml_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    """YAML files under ``root``, skipping hidden ones (editor and VCS files)."""
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix in (".yaml", ".yml") and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _read(path: Path, display: str) -> SourceDoc:

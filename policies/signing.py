@@ -191,12 +191,6 @@ class SigningPolicy(BaseModel):
                 return step
         return None
 
-    def _stage_index(self, step: Step) -> int:
-        for i, stage in enumerate(self.stages):
-            if step in stage:
-                return i
-        raise ValueError(step)  # pragma: no cover - a step always belongs to a stage
-
     @staticmethod
     def _done(step: Step, signed: Sequence[str]) -> bool:
         return any(r in signed for r in step.accepted_roles)

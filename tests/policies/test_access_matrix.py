@@ -146,3 +146,10 @@ def test_a_deny_rule_wins(defaults_copy: Path) -> None:
     d = access.decide(_req("head_of_department", "export", {"treating_team"}))
     assert not d.allowed and d.rule_id == "no-export-by-heads"
     assert access.decide(_req("head_of_department", "view", {"treating_team"})).allowed
+
+
+def test_naive_times_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        _req("clinician", "view", {"treating_team"}, now=datetime(2026, 11, 27, 10, 0))

@@ -45,6 +45,10 @@ def _write(directory: Path, text: str, name: str = "discharge_paper.yaml") -> st
 
 def test_a_good_override_loads(hospital_dir: Path) -> None:
     _write(hospital_dir, GOOD)
+    (hospital_dir / ".git").mkdir()
+    _write(hospital_dir, "not: [valid", ".git/x.yaml")  # hidden: ignored
+    _write(hospital_dir, "not: [valid", ".#discharge_paper.yaml")
+    _write(hospital_dir, "# notes", "NOTES.md")
     ps = load_policies(hospital_dir)
     assert [s.role for s in ps.signing("discharge_paper").all_steps] == ["doctor", "director"]
 
