@@ -92,7 +92,7 @@ def check_signing_rules(doc: SourceDoc, policy: SigningPolicy) -> list[Problem]:
         add(doc.problem(("timestamp_each_signature",),
                         f"mức {policy.final_level} cần dấu thời gian cho mỗi chữ ký",
                         f"level {policy.final_level} needs a timestamp on every signature"))
-    return problems
+    return sorted(problems, key=lambda p: p.line)
 
 
 def _method_problems(doc: SourceDoc, path: StepPath, step: Step) -> list[Problem]:
@@ -126,7 +126,7 @@ def _method_problems(doc: SourceDoc, path: StepPath, step: Step) -> list[Problem
     if step.seal is not None and step.seal != "organisation_seal":
         out.append(doc.problem((*path, "seal"), "chỉ có thể niêm phong bằng 'organisation_seal'",
                                "only 'organisation_seal' can seal a confirmation"))
-    if set(step.methods) & CONFIRMATION_METHODS and step.seal != "organisation_seal":
+    if is_patient and set(step.methods) & CONFIRMATION_METHODS and step.seal != "organisation_seal":
         out.append(doc.problem((*path, "methods"),
                                "xác nhận của người bệnh (bảng ký, vân tay, OTP) phải được niêm "
                                "phong bằng con dấu số của cơ sở: thêm 'seal: organisation_seal'",
