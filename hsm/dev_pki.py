@@ -17,9 +17,12 @@ Refused when ``HSBA_ENV=production``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -90,16 +93,18 @@ class DevPki:
         """Load the PKI under ``{directory}/pki``, generating it on first run."""
         refuse_in_production("PKI phát triển (DevPki)", "The development PKI (DevPki)")
         d = Path(directory) / "pki"
-        if (d / "pki.json").is_file():
-            meta = json.loads((d / "pki.json").read_text("utf-8"))
-            return cls(d, meta["base_url"], load_ca(d, "root"), load_ca(d, "issuing"),
-                       load_ca(d, "tsa"), load_ca(d, "ocsp"))
-        return cls._create(d, base_url.rstrip("/"))
+        if not (d / "pki.json").is_file():
+            cls._create(d, base_url.rstrip("/"))
+        meta = json.loads((d / "pki.json").read_text("utf-8"))
+        return cls(d, meta["base_url"], load_ca(d, "root"), load_ca(d, "issuing"),
+                   load_ca(d, "tsa"), load_ca(d, "ocsp"))
 
     @classmethod
-    def _create(cls, d: Path, base_url: str) -> DevPki:
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o700)
+    def _create(cls, final: Path, base_url: str) -> None:
+        """Generate into a private directory, then rename it into place: two processes
+        starting at once (server workers, the CLI) end up with the same PKI."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        d = Path(tempfile.mkdtemp(prefix=".pki-", dir=final.parent))
         (d / "issued").mkdir(exist_ok=True)
         now = datetime.now(UTC) - timedelta(minutes=5)
         url = f"{base_url}/dev-pki"
@@ -107,17 +112,24 @@ class DevPki:
                       days=20 * 365, ca=True, path_len=1, url=url)
         issuing = new_ca(d, "issuing", _name(f"hsba DEV Issuing CA — {_DEV_MARK}"), root, now,
                          days=10 * 365, ca=True, path_len=0, url=url)
-        tsa = new_ca(d, "tsa", _name(f"hsba DEV TSA — {_DEV_MARK}"), issuing, now,
+        new_ca(d, "tsa", _name(f"hsba DEV TSA — {_DEV_MARK}"), issuing, now,
                      days=10 * 365, ca=False, url=url,
                      eku=[ExtendedKeyUsageOID.TIME_STAMPING])
-        ocsp = new_ca(d, "ocsp", _name(f"hsba DEV OCSP — {_DEV_MARK}"), issuing, now,
+        new_ca(d, "ocsp", _name(f"hsba DEV OCSP — {_DEV_MARK}"), issuing, now,
                       days=5 * 365, ca=False, url=url, eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
         (d / "revoked.json").write_text("{}", "utf-8")
         # written last: its presence means the PKI is complete
         (d / "pki.json").write_text(json.dumps(
             {"base_url": base_url, "created": datetime.now(UTC).isoformat()}), "utf-8")
-        log.warning("development PKI created under %s: for development only, never trust it", d)
-        return cls(d, base_url, root, issuing, tsa, ocsp)
+        try:
+            d.rename(final)
+        except OSError:  # another process won the race (or a PKI is already there)
+            shutil.rmtree(d, ignore_errors=True)
+            if not (final / "pki.json").is_file():
+                raise
+            return
+        log.warning("development PKI created under %s: for development only, never trust it",
+                    final)
 
     # --- certificates ----------------------------------------------------------
     @property
@@ -247,7 +259,8 @@ class DevPki:
                at: datetime | None = None) -> None:
         """Revoke a certificate issued by the issuing CA (``reason`` as in RFC 5280)."""
         revocation_reason(reason)
-        with self._lock:
+        with self._lock, (self.directory / "revoked.lock").open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # other processes revoke too
             revoked = self._revoked()
             revoked[f"{serial:x}"] = {"at": (at or datetime.now(UTC)).isoformat(),
                                       "reason": reason}

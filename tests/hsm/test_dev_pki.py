@@ -50,6 +50,17 @@ def test_created_once_and_reloaded_identically(tmp_path: Path) -> None:
     assert dp[0].full_name[0].value == "http://127.0.0.1:8123/dev-pki/crl/issuing.crl"
 
 
+def test_two_processes_starting_at_once_get_the_same_pki(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        pkis = list(pool.map(lambda _: DevPki.load_or_create(tmp_path), range(3)))
+    roots = {p.trust_roots[0].dump() for p in pkis} | {
+        DevPki.load_or_create(tmp_path).trust_roots[0].dump()}
+    assert len(roots) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["pki"]  # no leftovers
+
+
 def test_tsa_certificate_has_critical_timestamping_eku(dev_pki: DevPki) -> None:
     cert = x509.load_der_x509_certificate(dev_pki.tsa_certificate.dump())
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
