@@ -26,7 +26,8 @@ class ParsedCertificate:
         return x509.Certificate.load(self.der)
 
     def to_pem(self) -> bytes:
-        return pem.armor("CERTIFICATE", self.der)
+        armored: bytes = pem.armor("CERTIFICATE", self.der)
+        return armored
 
 
 def fingerprint(der: bytes) -> str:

@@ -74,7 +74,10 @@ def explain_form(policies: PolicySet, form_code: str, version: str | None = None
 
 def render_text(info: dict[str, Any], lang: str = "vi") -> str:
     en = lang == "en"
-    t = (lambda vi, e: e if en else vi)
+
+    def t(vi: str, e: str) -> str:
+        return e if en else vi
+
     lines = [f"{info['title_en'] if en else info['title_vi']} ({info['form']})",
              t("Chính sách", "Policy") + f": {info['policy']}  [{info['policy_set_version']}]",
              t("Căn cứ", "Legal basis") + f": {info['legal_basis']}"]

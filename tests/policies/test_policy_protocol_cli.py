@@ -179,3 +179,19 @@ def test_cli_check_cross_checks_the_form_catalogue(capsys: pytest.CaptureFixture
     assert _main("--lang", "en", "policies", "check", str(hospital_dir)) == 1
     out = capsys.readouterr().out
     assert f"{hospital_dir}/lab_result.yaml:10: steps[1].role: 'pharmacist' signs in field" in out
+
+
+def test_policies_import_no_other_stage() -> None:
+    """policies/ is read by the stages; it imports none of them (DESIGN §2)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys, policies, policies.explain, policies.form_fields, "
+            "policies.trust_update, policies.signing_rules; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    loaded = set(json.loads(out))
+    forbidden = {"api", "workflow", "signer", "archive", "templates", "hsm", "emr",
+                 "pyhanko", "sqlalchemy", "minio", "fastapi"}
+    assert not loaded & forbidden, loaded & forbidden
