@@ -73,6 +73,7 @@ def _write_metadata(pdf: pikepdf.Pdf, fh: FormHtml, info: FormInfo, document_id:
                     now: datetime) -> None:
     when = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     pdf_date = now.strftime("D:%Y%m%d%H%M%SZ")
+    # Left unfiltered: pikepdf's PDF/A-preserving save keeps XMP readable as text.
     stream = pdf.make_stream(_xmp(fh.title, info, document_id, when))
     stream.Type = Name.Metadata
     stream.Subtype = Name.XML
