@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, or_, select
+from sqlalchemy import Engine, String, literal, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.db import session_factory
-from archive.models import Document, DocumentVersion, Signature
+from archive.models import (
+    Document,
+    DocumentSigner,
+    DocumentVersion,
+    Signature,
+    UtcDateTime,
+)
 from core.errors import InvalidInput, NotFound
 
 
@@ -182,15 +188,22 @@ class RecordsIndex:
         if created_to is not None:
             conds.append(Document.created_at < created_to)
         if signer is not None:
-            conds.append(exists().where(
-                Signature.document_id == Document.id,
-                or_(Signature.practitioner_id == signer, Signature.signer_subject == signer)))
+            # Driven by the signer index, in its (created_at, id) order.
+            order_at, order_id = DocumentSigner.created_at, DocumentSigner.document_id
+            conds += [DocumentSigner.tenant_id == tenant_id, DocumentSigner.signer == signer]
+            if created_from is not None:
+                conds.append(DocumentSigner.created_at >= created_from)
+            if created_to is not None:
+                conds.append(DocumentSigner.created_at < created_to)
+            base = select(Document).join(DocumentSigner, DocumentSigner.document_id == Document.id)
+        else:
+            order_at, order_id = Document.created_at, Document.id
+            base = select(Document)
         if cursor is not None:
             at, doc_id = _decode_cursor(cursor)
-            conds.append(or_(Document.created_at < at,
-                             and_(Document.created_at == at, Document.id < doc_id)))
-        stmt = (select(Document).where(*conds)
-                .order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1))
+            conds.append(tuple_(order_at, order_id)
+                         < tuple_(literal(at, UtcDateTime()), literal(doc_id, String())))
+        stmt = base.where(*conds).order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
         with self.sessions() as s:
             rows = list(s.execute(stmt).scalars())
         more = len(rows) > limit

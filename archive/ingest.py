@@ -34,7 +34,14 @@ from sqlalchemy.orm import Session
 from archive.audit import AuditChain, AuditRecord
 from archive.index import RecordsIndex
 from archive.keys import object_key
-from archive.models import Document, DocumentVersion, PendingIngest, Signature, Tenant
+from archive.models import (
+    Document,
+    DocumentSigner,
+    DocumentVersion,
+    PendingIngest,
+    Signature,
+    Tenant,
+)
 from archive.retention import RetentionClass, lock_date, retain_until, today_utc
 from archive.store import ObjectStore, check_content, sha256_hex
 from core.errors import ArchiveError, Conflict
@@ -219,6 +226,16 @@ class Archiver:
         s.add(DocumentVersion(document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"),
                               sha256=p.sha256, object_key=p.object_key, size=p.size,
                               reason=pl["reason"], last_timestamp_expiry=ts_exp))
+        signers = {v for sig in pl["signatures"]
+                   for v in (sig.get("practitioner_id"), sig["signer_subject"]) if v}
+        if signers and not created:
+            signers -= set(s.execute(select(DocumentSigner.signer).where(
+                DocumentSigner.document_id == p.document_id)).scalars())
+        if created:
+            s.flush()  # the document row before rows that reference it
+        for value in sorted(signers):
+            s.add(DocumentSigner(tenant_id=doc.tenant_id, signer=value,
+                                 created_at=doc.created_at, document_id=p.document_id))
         for sig in pl["signatures"]:
             s.add(Signature(document_id=p.document_id, version_n=p.n, field=sig["field"],
                             role=sig["role"], signer_subject=sig["signer_subject"],

@@ -148,6 +148,17 @@ class Signature(Base):
     )
 
 
+class DocumentSigner(Base):
+    """Search index: one row per (signer value, document), signer = practitioner id or subject."""
+
+    __tablename__ = "document_signers"
+    tenant_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    signer: Mapped[str] = mapped_column(String(512), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(primary_key=True)
+    """The document's ``created_at`` (so the search pages in the same order)."""
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+
+
 class SignatureRequest(Base):
     __tablename__ = "signature_requests"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
