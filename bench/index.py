@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert, text
 
-from archive.db import make_engine, upgrade  # noqa: E402
-from archive.index import RecordsIndex  # noqa: E402
-from archive.models import Document, DocumentSigner, Signature, Tenant  # noqa: E402
+from archive.db import make_engine, upgrade
+from archive.index import RecordsIndex
+from archive.models import Document, DocumentSigner, Signature, Tenant
 
 TENANT = "70001"
 FORMS = ["consent_surgery", "drug_disclosure", "billing_01kbcb", "discharge_paper",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
-
 revision = '0003_signer_index'
 down_revision = '0002_emr_model'
 branch_labels = None
