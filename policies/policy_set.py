@@ -120,7 +120,8 @@ def _validate(doc: SourceDoc, base_dir: Path) -> tuple[str, BaseModel]:
             f"'kind' phải là một trong: {', '.join(KINDS)} (tệp ghi: {kind!r})",
             f"'kind' must be one of {', '.join(KINDS)} (the file says {kind!r})")])
     data = dict(doc.data)
-    data.pop("replace_defaults", None) if kind == "trust" else None
+    if kind == "trust":
+        data.pop("replace_defaults", None)  # a merge instruction, read by _merge_trust
     if "version" in data and isinstance(data["version"], (int, float)):
         data["version"] = str(data["version"])
     try:
