@@ -78,13 +78,14 @@ def _registered_offsets(reader: PdfFileReader) -> set[int]:
 
 
 def _dss_revision(reader: PdfFileReader) -> tuple[int | None, bool]:
-    """Revision of the last DSS change, and whether it holds revocation data."""
+    """Revision that introduced the DSS, and whether it holds revocation data."""
     try:
         ref = reader.root.raw_get("/DSS")
     except KeyError:
         return None, False
     try:
-        rev = reader.xrefs.get_last_change(ref.reference) if hasattr(ref, "reference") else None
+        rev = (reader.xrefs.get_introducing_revision(ref.reference)
+               if hasattr(ref, "reference") else None)
         dss = DocumentSecurityStore.read_dss(reader)
         has_revinfo = bool(list(dss.ocsps) or list(dss.crls))
         return rev, has_revinfo
@@ -160,7 +161,15 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except Exception as e:  # noqa: BLE001 - parser failure of any kind
         msg = (str(e) or type(e).__name__)[:300]
-        return parse_error(pdf, f"Chi tiết: {msg}", f"Details: {msg}", lang, offline=offline)
+        rep = parse_error(pdf, f"Chi tiết: {msg}", f"Details: {msg}", lang, offline=offline)
+        if b"/ByteRange" in pdf:
+            # A signed file whose structure no longer parses was damaged or
+            # manipulated after signing: not valid, whatever the parser says.
+            from dataclasses import replace
+            vi, en = explain.VERDICTS["INVALID"]
+            rep = replace(rep, verdict="INVALID", message_vi=f"{vi} Tệp đã ký bị hỏng cấu trúc: {msg}",
+                          message_en=f"{en} The signed file's structure is broken: {msg}")
+        return rep
     revisions = reader.xrefs.total_revisions
     pdfa = _pdfa_status(pdf) if check_pdfa else PdfaStatus("NOT_CHECKED")
     setup = make_setup(trust_roots, at, offline)
