@@ -23,6 +23,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,26 @@ class TestServices:
     pki_labels: PkiLabels = field(default=LABELS)
     env: dict[str, str] = field(default_factory=dict, repr=False)
     """Every line of ``.test-services/env``."""
+
+    @contextmanager
+    def token_session(self, *, rw: bool = False) -> Iterator[Any]:
+        """A logged-in python-pkcs11 session on the test token.
+
+        PKCS#11 login state is per process and token: when another component of
+        this test process (a keystore's session pool) is already logged in, a new
+        session shares that login instead of failing with UserAlreadyLoggedIn.
+        """
+        import pkcs11
+
+        token = pkcs11.lib(self.pkcs11_module).get_token(token_label=self.pkcs11_token_label)
+        try:
+            session = token.open(rw=rw, user_pin=self.pkcs11_user_pin)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            session = token.open(rw=rw)
+        try:
+            yield session
+        finally:
+            session.close()
 
     def minio(self, *, admin: bool = False) -> Any:
         """A ``minio.Minio`` client for the writer (or the admin) identity."""

@@ -81,7 +81,7 @@ def test_every_hsba_variable_in_compose_is_a_settings_field() -> None:
     assert named, "compose.yaml names no HSBA_ variable"
     unknown = named - _settings_fields()
     assert not unknown, f"not Settings fields: {sorted(unknown)}"
-    example = set(re.findall(r"^(HSBA_[A-Z0-9_]+)=", (DOCKER / "env.example").read_text(), re.M))
+    example = set(re.findall(r"^(HSBA_[A-Z0-9_]+)=", (DOCKER / "env.example").read_text(), re.MULTILINE))
     assert not example - _settings_fields()
 
 
@@ -146,5 +146,5 @@ def test_compose_environment_builds_settings_that_pass_the_production_check(
 def test_env_example_lists_every_required_variable() -> None:
     required = {m["name"] for m in INTERPOLATION.finditer((DOCKER / "compose.yaml").read_text())
                 if m["op"] == ":?"}
-    example = set(re.findall(r"^([A-Z0-9_]+)=", (DOCKER / "env.example").read_text(), re.M))
+    example = set(re.findall(r"^([A-Z0-9_]+)=", (DOCKER / "env.example").read_text(), re.MULTILINE))
     assert required <= example, f"missing from env.example: {sorted(required - example)}"

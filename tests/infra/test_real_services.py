@@ -24,24 +24,23 @@ pytestmark = pytest.mark.services
 
 
 # ---- PostgreSQL ----------------------------------------------------------------
-def test_postgresql_answers_and_session_database_is_fresh(test_services) -> None:
+def test_postgresql_answers_in_the_session_database(test_services) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(test_services.pg_url)
     try:
         with engine.connect() as conn:
             version = conn.execute(text("select version()")).scalar_one()
-            tables = conn.execute(
-                text("select count(*) from information_schema.tables "
-                     "where table_schema = 'public'")
-            ).scalar_one()
             database = conn.execute(text("select current_database()")).scalar_one()
+            conn.execute(text("create temporary table probe (n int)"))
+            conn.execute(text("insert into probe values (42)"))
+            assert conn.execute(text("select n from probe")).scalar_one() == 42
     finally:
         engine.dispose()
     assert version.startswith("PostgreSQL 15")
-    assert database.startswith("hsba_t_")
-    assert tables == 0
+    assert database.startswith("hsba_t_"), "a per-session database, not the shared one"
     assert database in test_services.pg_url
+    assert database not in test_services.pg_admin_url
 
 
 # ---- S3 with Object Lock ---------------------------------------------------------
@@ -126,11 +125,7 @@ def test_s3_wrong_secret_is_refused(test_services) -> None:
 # ---- PKCS#11 token (SoftHSM2) -------------------------------------------------------
 @pytest.fixture
 def token_session(test_services):
-    import pkcs11
-
-    lib = pkcs11.lib(test_services.pkcs11_module)
-    token = lib.get_token(token_label=test_services.pkcs11_token_label)
-    with token.open(user_pin=test_services.pkcs11_user_pin) as session:
+    with test_services.token_session() as session:
         yield session
 
 

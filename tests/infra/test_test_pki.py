@@ -87,14 +87,11 @@ def test_software_signer_signs_and_verifies() -> None:
 
 @pytest.mark.services
 def test_token_identities_match_the_public_keys_on_the_token(test_services) -> None:
-    import pkcs11
     from pkcs11 import Attribute, ObjectClass
 
     pki = load_test_pki()
     assert pki.has_token_identities
-    token = pkcs11.lib(test_services.pkcs11_module).get_token(
-        token_label=test_services.pkcs11_token_label)
-    with token.open(user_pin=test_services.pkcs11_user_pin) as session:
+    with test_services.token_session() as session:
         for label in LABELS.token_keys:
             pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
             cert_key = pki.cert(label).public_key
