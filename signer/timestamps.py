@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 
 from asn1crypto import cms
@@ -87,4 +88,18 @@ def timestamper_for(timestampers: Sequence[TimeStamper]) -> TimeStamper | None:
         return None
     if len(timestampers) == 1 and isinstance(timestampers[0], FailoverTimeStamper):
         return timestampers[0]
+    if all(type(t) is HTTPTimeStamper for t in timestampers):
+        # callers often build fresh HTTP clients per request: reuse one chain per URL list
+        key = tuple((t.url, t.timeout) for t in timestampers)  # type: ignore[attr-defined]
+        with _CHAINS_LOCK:
+            chain = _CHAINS.get(key)
+            if chain is None:
+                if len(_CHAINS) > 16:
+                    _CHAINS.clear()
+                chain = _CHAINS[key] = FailoverTimeStamper(timestampers)
+        return chain
     return FailoverTimeStamper(timestampers)
+
+
+_CHAINS: dict[tuple[tuple[str, float], ...], FailoverTimeStamper] = {}
+_CHAINS_LOCK = threading.Lock()
