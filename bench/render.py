@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from templates.catalogue import form_codes  # noqa: E402
-from templates.render import LAYOUT_CSS, form_html, render_form, sample_data  # noqa: E402
+from templates.catalogue import form_codes
+from templates.render import LAYOUT_CSS, form_html, render_form, sample_data
 
 
 def main() -> int:

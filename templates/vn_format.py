@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from jinja2 import Undefined
+
 BLANK_DATE = "ngày …… tháng …… năm ……"
 
 
+def _missing(value: Any) -> bool:
+    """Absent in the data (None, empty, or an undefined template variable)."""
+    return value is None or isinstance(value, Undefined) or value == ""
+
+
 def _parse(value: Any) -> date | datetime | None:
-    if value in (None, ""):
+    if _missing(value):
         return None
     if isinstance(value, (date, datetime)):
         return value
@@ -50,7 +57,7 @@ def vn_time(value: Any) -> str:
 
 def vnd(value: Any) -> str:
     """Amount in đồng with dot thousands separators: ``1250000`` → ``1.250.000``."""
-    if value in (None, ""):
+    if _missing(value):
         return ""
     number = round(float(value))
     return f"{number:,}".replace(",", ".")
@@ -58,7 +65,7 @@ def vnd(value: Any) -> str:
 
 def qty(value: Any) -> str:
     """A quantity: integer without decimals, otherwise a comma decimal."""
-    if value in (None, ""):
+    if _missing(value):
         return ""
     f = float(value)
     return str(int(f)) if f == int(f) else f"{f:g}".replace(".", ",")

@@ -21,8 +21,16 @@ from pathlib import Path
 
 import pikepdf
 
-from templates.pdfa import (actions, annots, attachments, colour, fonts, metadata,
-                            structure, transparency)
+from templates.pdfa import (
+    actions,
+    annots,
+    attachments,
+    colour,
+    fonts,
+    metadata,
+    structure,
+    transparency,
+)
 from templates.pdfa.report import Inspection, PdfaFailure, PdfaReport
 
 __all__ = ["IMPLEMENTED", "PdfaFailure", "PdfaReport", "check_pdfa", "target_clause"]

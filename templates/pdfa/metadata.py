@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pikepdf
 from lxml import etree
@@ -98,7 +98,7 @@ def _pdf_date(text: str) -> datetime | None:
     if not m:
         return None
     y, mo, d, h, mi, s, sign, th, tm = m.groups()
-    tz = timezone.utc
+    tz = UTC
     if sign in ("+", "-"):
         off = timedelta(hours=int(th or 0), minutes=int(tm or 0))
         tz = timezone(off if sign == "+" else -off)

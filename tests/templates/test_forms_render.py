@@ -12,10 +12,9 @@ import unicodedata
 import pikepdf
 import pytest
 
-from templates.catalogue import list_forms, load_form
+from templates.catalogue import form_codes, list_forms, load_form
 from templates.pdfa import check_pdfa
 from templates.render import sample_data
-from templates.catalogue import form_codes
 
 DOCUMENT_ID = "HSBA-72001-2026-000123"
 FORM_CODES = form_codes()

@@ -10,13 +10,13 @@ import io
 
 import pikepdf
 from certomancer.registry import CertomancerConfig
+from tests.signer.pki import ARCH, write_config
 
 from signer.keys import InMemoryKeySigner
 from signer.request import SignRequest
 from signer.sign import sign_pdf
 from templates.pdfa import check_pdfa
 from templates.render import render_form, sample_data
-from tests.signer.pki import ARCH, write_config
 
 
 def test_signed_form_still_passes_pdfa(tmp_path):

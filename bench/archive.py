@@ -1,0 +1,143 @@
+"""Archive ingest throughput: store + index + audit on PostgreSQL + S3 (SeaweedFS Object Lock).
+
+Beside it, in the same run, a bare S3 put of the same 100 KB objects with the
+same concurrency (the baseline). Target (issue 7): ingest >= 0.5x the bare put
+and >= 100 documents/s. Uses the running test services (``scripts/test-services.sh
+start`` if they are not up) and a fresh PostgreSQL database.
+
+    .venv/bin/python bench/archive.py [--n 600] [--batch 50] [--workers 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from minio import Minio
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from archive.db import make_engine, upgrade
+from archive.index import RecordsIndex
+from archive.ingest import Archiver, DocumentMeta, IngestItem, SignatureRecord
+from archive.s3 import S3ObjectLockStore
+
+
+def services() -> dict[str, str]:
+    env_file = REPO / ".test-services" / "env"
+    status = subprocess.run([str(REPO / "scripts" / "test-services.sh"), "status"],
+                            capture_output=True, check=False)
+    if status.returncode != 0 or not env_file.exists():
+        subprocess.run([str(REPO / "scripts" / "test-services.sh"), "start"], check=True)
+    env = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k] = v
+    return env
+
+
+def fresh_database(pg_url: str) -> tuple[str, Any]:
+    base = make_url(pg_url)
+    name = "hsba_bench_" + uuid.uuid4().hex[:8]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+def items(n: int, size: int, tenant: str) -> list[IngestItem]:
+    now = datetime.now(UTC)
+    return [IngestItem(
+        document_id=f"bench-{uuid.uuid4().hex}", data=os.urandom(size),
+        meta=DocumentMeta(tenant, "lab_result", patient_cccd=f"072{i:09d}",
+                          department="K03", encounter_ref=f"enc-{i}"),
+        actor_id="bench", signatures=(SignatureRecord("doctor", "doctor", "CN=Bench", "pkcs11",
+                                                      "B-LTA", now, "pr-bench"),))
+        for i in range(n)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--size", type=int, default=100 * 1024)
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=8)
+    args = ap.parse_args()
+    env = services()
+    url, drop = fresh_database(env["HSBA_TEST_PG_URL"])
+    upgrade(url)
+    engine = make_engine(url, pool_size=args.workers + 2)
+    run = uuid.uuid4().hex[:8]
+    store = S3ObjectLockStore(env["HSBA_TEST_S3_ENDPOINT"], env["HSBA_TEST_S3_ACCESS_KEY"],
+                              env["HSBA_TEST_S3_SECRET_KEY"], env["HSBA_TEST_S3_BUCKET"],
+                              prefix=f"bench/{run}/archive")
+    archiver = Archiver(RecordsIndex(engine), store)
+    client = Minio(env["HSBA_TEST_S3_ENDPOINT"], env["HSBA_TEST_S3_ACCESS_KEY"],
+                   env["HSBA_TEST_S3_SECRET_KEY"], secure=False)
+    bucket = env["HSBA_TEST_S3_BUCKET"]
+    rows = []
+    try:
+        warm = items(20, args.size, "bench")
+        archiver.archive_documents(warm, max_workers=args.workers)
+
+        docs = items(args.n, args.size, "bench")
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.workers) as pool:
+            list(pool.map(lambda it: client.put_object(
+                bucket, f"bench/{run}/bare/{it.document_id}.pdf", io.BytesIO(it.data),
+                len(it.data)), docs))
+        bare = args.n / (time.perf_counter() - t0)
+        rows.append(("bare S3 put (baseline)", bare))
+
+        docs = items(args.n, args.size, "bench")
+        t0 = time.perf_counter()
+        for i in range(0, args.n, args.batch):
+            archiver.archive_documents(docs[i:i + args.batch], max_workers=args.workers)
+        batched = args.n / (time.perf_counter() - t0)
+        rows.append((f"ingest, batches of {args.batch}", batched))
+
+        docs = items(args.n // 2, args.size, "bench")
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.workers) as pool:
+            list(pool.map(archiver.archive_document, docs))
+        single = (args.n // 2) / (time.perf_counter() - t0)
+        rows.append((f"ingest, one per call, {args.workers} threads", single))
+
+        report = archiver.audit.verify()
+        assert report.ok, report.problems
+    finally:
+        engine.dispose()
+        drop()
+    print(f"\n{args.n} documents of {args.size // 1024} KB, {args.workers} threads, "
+          f"PostgreSQL + SeaweedFS S3 Object Lock\n")
+    print(f"{'operation':<38} {'docs/s':>8} {'x bare':>7}")
+    print("-" * 56)
+    for name, rate in rows:
+        print(f"{name:<38} {rate:>8.1f} {rate / bare:>7.2f}")
+    print(f"\naudit chain verified: {report.entries} entries")
+    ok = batched >= 0.5 * bare and batched >= 100
+    print(f"target (batched ingest >= 0.5x bare and >= 100 docs/s): {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
