@@ -32,6 +32,7 @@ from pyhanko.sign.signers import Signer
 from core.errors import Conflict, HsbaError
 from hsm.keystore import (
     KeyInfo,
+    algorithm_of,
     certificate_pending,
     chain_for,
     check_algorithm,
@@ -219,6 +220,7 @@ class Pkcs11Keystore:
             signer = self._signers.get((key_id, pss))
         if signer is None:
             cert = self.certificate(key_id)
+            check_algorithm(algorithm_of(cert.public_key))  # e.g. a key provisioned elsewhere
             is_ec = cert.public_key.algorithm == "ec"
             signer = PooledPkcs11Signer(self.pool, key_id, cert, self.chain(key_id),
                                         prefer_pss=pss, use_raw_mechanism=is_ec and self.ecdsa_raw)

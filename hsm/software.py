@@ -36,6 +36,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 from core.errors import Conflict, KeyCustodyError
 from hsm.keystore import (
     KeyInfo,
+    algorithm_of,
     certificate_pending,
     check_algorithm,
     describe_key,
@@ -238,6 +239,7 @@ class DevSoftwareKeystore:
             signer = self._signers.get((key_id, pss))
             if signer is None:
                 cert = self.certificate(key_id)
+                check_algorithm(algorithm_of(cert.public_key))  # e.g. a key copied in by hand
                 registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
                 registry.register_multiple([cert, *self.chain(key_id)])
                 signer = CachedKeySigner(self._private_key(key_id), cert, registry,

@@ -109,3 +109,29 @@ def test_bad_ids_duplicates_and_missing_keys(tmp_path: Path) -> None:
         ks.signer_for("dup")
     assert e.value.code == "keys.certificate_pending"
     assert ks.key_info("dup").status == "pending"
+
+
+def test_a_weak_key_placed_by_hand_gets_no_signer(tmp_path: Path) -> None:
+    """A 1024-bit key and self-signed certificate copied into the key directory."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    ks = DevSoftwareKeystore(tmp_path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "keys" / "weak.key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (tmp_path / "keys" / "weak.crt.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    assert ks.key_info("weak").algorithm == "rsa1024"
+    with pytest.raises(KeyCustodyError) as e:
+        ks.signer_for("weak")
+    assert e.value.code == "keys.weak_algorithm"
