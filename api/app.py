@@ -79,7 +79,7 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(auth.router)
-    for name in ("documents", "verify", "records", "webhooks", "fhir"):
+    for name in ("documents", "verify", "records", "webhooks", "fhir", "devpki"):
         module = _optional_router(name)
         if module is not None:
             app.include_router(module.router)

@@ -26,6 +26,7 @@ STATUS_BY_KIND: dict[str, int] = {
     "unauthorized": 401,
     "conflict": 409,
     "precondition_failed": 412,
+    "precondition_required": 428,
     "policy": 403,
     "signing": 422,
     "key_custody": 503,

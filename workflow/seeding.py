@@ -23,7 +23,6 @@ from core.errors import ConfigurationError, NotFound
 
 log = logging.getLogger(__name__)
 
-DEMO_DEPARTMENTS = {"K01": "Khoa Ngoại tổng hợp", "K02": "Khoa Nội tổng hợp"}
 
 
 @dataclass(frozen=True)
@@ -108,17 +107,23 @@ def seed_demo(services: Any, *, tenant: str | None = None,
     if services.accounts.find("staff", _staff(tenant)[0]["username"] + _suffix(tenant,
                                                                                settings)):
         return read_logins(settings.data_dir, tenant)
-    _seed_emr(services)
+    emr_ids = _seed_emr(services, tenant)
     logins: list[DemoLogin] = []
     suffix = _suffix(tenant, settings)
     for spec in _staff(tenant):
+        if emr_ids is not None:  # link the logins to the EMR's practitioners and departments
+            emr_role = {"clinician": "doctor"}.get(spec["role"], spec["role"])
+            if emr_role in emr_ids.practitioner_ids:
+                spec["practitioner_id"] = emr_ids.practitioner_ids[emr_role]
+            if spec["department"] == "K01":
+                spec["department"] = emr_ids.department_ids["surgery"]
         key_id = None
         if spec.get("key") and spec["username"] in key_ids:
             key_id = key_ids[spec["username"]]
         elif spec.get("key"):
             key_id = practitioner_key_id(spec["practitioner_id"])
             ensure_practitioner_key(services, key_id, spec["display_name"], spec["title"],
-                                    DEMO_DEPARTMENTS.get(spec["department"] or "", ""),
+                                    "Khoa Ngoại tổng hợp" if spec["department"] else "",
                                     spec["practitioner_id"])
         login = DemoLogin(
             kind="staff", username=spec["username"] + suffix, secret=f"Demo-{spec['role']}-2026",
@@ -131,8 +136,10 @@ def seed_demo(services: Any, *, tenant: str | None = None,
     set_seal_key(services, tenant, seal, f"Trung tâm Y tế (demo) {tenant}")
     logins.append(DemoLogin(kind="client", username=f"his-{tenant}", secret=f"his-secret-{tenant}",
                             role="integration", display_name="HIS (demo)"))
+    kiosk_department = emr_ids.department_ids["surgery"] if emr_ids is not None else "K01"
     logins.append(DemoLogin(kind="device", username=f"kiosk-{tenant}-K01",
-                            secret=f"kiosk-secret-{tenant}", role="kiosk", department="K01",
+                            secret=f"kiosk-secret-{tenant}", role="kiosk",
+                            department=kiosk_department,
                             display_name="Kiosk Khoa Ngoại"))
     for login in logins:
         services.accounts.create(
@@ -163,13 +170,20 @@ def read_logins(data_dir: Path, tenant: str) -> list[DemoLogin]:
     return [DemoLogin(**x) for x in json.loads(p.read_text("utf-8"))]
 
 
-def _seed_emr(services: Any) -> None:
+def _seed_emr(services: Any, tenant: str) -> Any:
+    """The EMR demo data (``emr.seed``): organisation, departments, practitioners,
+    patients, encounters. Returns its ids, or None without the EMR package."""
     try:
         from emr.seed import seed_demo as emr_seed_demo
     except ImportError:
         log.info("emr.seed not available: demo EMR data not seeded")
-        return
-    emr_seed_demo(services.engine)
+        return None
+    from sqlalchemy.orm import Session
+
+    with Session(services.engine) as session:
+        ids = emr_seed_demo(session, tenant)
+        session.commit()
+    return ids
 
 
 def ensure_practitioner_key(services: Any, key_id: str, name: str, title: str,

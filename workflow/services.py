@@ -106,6 +106,12 @@ class Services:
         return Archiver(self.index, self.store, self.audit)
 
     @cached_property
+    def webhooks(self) -> Any:
+        from workflow.webhooks import WebhookHub
+
+        return WebhookHub(self)
+
+    @cached_property
     def documents(self) -> Any:
         from workflow.lifecycle import DocumentWorkflow
 

@@ -86,3 +86,33 @@ def export_claim(
     ))
     log.info("xml130 exported document=%s version=%s", document_id, receipt.version)
     return ClaimExport(document_id, xml, receipt.object_key, receipt.version, check.verdict)
+
+
+def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
+                         seal_key_id: str | None = None) -> Any:
+    """The patient's ``HoSoBenhAn`` (CV 365/TTYQG-GPQLCL) with its signed PDFs, the XML
+    sealed by the hospital (signature appended to the root), verified, and the
+    export recorded in the audit chain."""
+    from dataclasses import replace
+
+    from sqlalchemy.orm import Session
+
+    from archive.audit import AuditRecord
+    from emr.export import archive_fetcher, export_patient_record
+    from signer.xml.sign import sign_enveloped
+    from signer.xml.verify import verify_xml
+
+    with Session(services.engine) as session:
+        exported = export_patient_record(
+            session, patient_id, fetch_pdf=archive_fetcher(services.index, services.store))
+    xml = sign_enveloped(exported.xml, signer=seal_signer(seal_key_id, services), placement="")
+    check = verify_xml(xml, trust_roots=_trust_roots_der(services), placement="", offline=True)
+    if check.verdict != "VALID":
+        raise SigningError("xml.seal_not_valid",
+                           "Tệp HoSoBenhAn vừa ký không kiểm tra được: " + check.message_vi,
+                           "The sealed HoSoBenhAn file does not verify: " + check.message_en)
+    services.audit.append(AuditRecord(
+        tenant_id=services.settings.hospital_code, actor_id=actor_id, action="export",
+        object_id=f"patient:{patient_id}", details={"format": "HoSoBenhAn",
+                                                    "files": len(exported.files)}))
+    return replace(exported, xml=xml)

@@ -37,11 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _export(args: argparse.Namespace) -> int:
+    from workflow.services import Services
+
+    if args.format == "hosobenhan":
+        return _export_record(args)
     from insurance.xml130 import build_claim
 
-    if args.format != "xml130":
-        raise InvalidInput("xml.format", "Xuất HoSoBenhAn dùng: hsba emr export.",
-                           "HoSoBenhAn export: use the EMR export.")
     if args.sample:
         from insurance.sample import sample_encounter
 
@@ -52,12 +53,44 @@ def _export(args: argparse.Namespace) -> int:
         enc = claim_encounter_for(args.encounter)
     xml = build_claim(enc)
     if not args.unsigned:
-        from workflow.xml_exports import seal_signer  # the hospital seal from key custody
         from signer.xml.sign import sign_enveloped
+        from workflow.xml_exports import seal_signer
 
-        xml = sign_enveloped(xml, signer=seal_signer(args.sign_with or None))
+        services = Services.from_settings()
+        try:
+            xml = sign_enveloped(xml, signer=seal_signer(args.sign_with or None, services))
+        finally:
+            services.close()
     args.out.write_bytes(xml)
     print(str(args.out))
+    return 0
+
+
+def _export_record(args: argparse.Namespace) -> int:
+    """HoSoBenhAn of the encounter's patient: XML (sealed), JSON and the signed PDFs in a folder."""
+    from sqlalchemy.orm import Session
+
+    from emr import models as m
+    from workflow.services import Services
+    from workflow.xml_exports import export_record_signed
+
+    if args.sample or not args.encounter:
+        raise InvalidInput("xml.need_encounter", "HoSoBenhAn cần --encounter.",
+                           "HoSoBenhAn needs --encounter.")
+    services = Services.from_settings()
+    try:
+        with Session(services.engine) as s:
+            enc = s.get(m.Encounter, args.encounter)
+            if enc is None:
+                raise InvalidInput("xml.encounter_not_found", "Không tìm thấy đợt điều trị.",
+                                   "Encounter not found.")
+            patient_id = enc.patient_id
+        exported = export_record_signed(services, patient_id, actor_id="cli:xml-export",
+                                        seal_key_id=args.sign_with or None)
+    finally:
+        services.close()
+    for path in exported.write(args.out):
+        print(str(path))
     return 0
 
 
