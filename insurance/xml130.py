@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def _table(code: str, rows: list[dict[str, Any]]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(XSD_DIR / name)))
 

@@ -29,7 +29,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def _cert(subject_key, issuer_key, subject: str, issuer: str, ca: bool, serial: int):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     b = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
          .public_key(subject_key.public_key()).serial_number(serial)
          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
@@ -42,7 +42,8 @@ def _cert(subject_key, issuer_key, subject: str, issuer: str, ca: bool, serial: 
 
 @pytest.fixture(scope="session")
 def xml_pki(tmp_path_factory) -> Pki:
-    from asn1crypto import keys as asn1_keys, x509 as asn1_x509
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
     from pyhanko.sign.signers import SimpleSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 

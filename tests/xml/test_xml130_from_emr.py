@@ -1,0 +1,80 @@
+"""XML 130 tables built from the EMR model (the seeded demo hospital)."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from insurance.from_emr import claim_encounter_from_emr
+from insurance.xml130 import build_tables
+
+# The hospital's own administrative-unit list (name → code) is configuration; these
+# entries stand for that list in the test.
+ADMIN_CODES = {"Tây Ninh": "72", "Phường Tân Ninh": "25459", "Phường Long An": "25460"}
+
+
+@pytest.fixture
+def seeded(tmp_settings):
+    from emr.seed import seed_demo
+    from workflow.services import Services
+
+    services = Services.from_settings(tmp_settings)
+    with Session(services.engine) as s:
+        ids = seed_demo(s, "70001")
+        s.commit()
+    yield services, ids
+    services.close()
+
+
+def test_inpatient_encounter_maps_to_valid_tables(seeded):
+    services, ids = seeded
+    with Session(services.engine) as s:
+        enc = claim_encounter_from_emr(s, ids.encounter_ids[0], admin_codes=ADMIN_CODES)
+    tables = build_tables(enc)  # raises on any XSD violation
+    x1 = etree.fromstring(tables["XML1"])
+    assert x1.findtext("MA_LOAI_KCB") == "03"
+    assert x1.findtext("MA_BENH_CHINH") == "K35.8"
+    assert x1.findtext("MATINH_CU_TRU") == "72"
+    drugs = etree.fromstring(tables["XML2"]).findall(".//CHI_TIET_THUOC")
+    assert [d.findtext("MA_THUOC") for d in drugs] == ["40.183"]
+    assert etree.fromstring(tables["XML4"]).findall(".//CHI_TIET_CLS")
+    total = float(x1.findtext("T_TONGCHI_BV"))
+    assert total == pytest.approx(39000 + 7 * 250000 + 3500000 + 10 * 18000 + 46000)
+
+
+def test_missing_administrative_codes_are_reported_per_field(seeded):
+    services, ids = seeded
+    with Session(services.engine) as s, pytest.raises(InvalidInput) as err:
+        claim_encounter_from_emr(s, ids.encounter_ids[0], admin_codes={})
+    assert {d["field"] for d in err.value.details} == {"XML1.MATINH_CU_TRU", "XML1.MAXA_CU_TRU"}
+
+
+def test_hosobenhan_export_is_sealed_and_verifies_with_xmlsec1(seeded, tmp_path):
+    import subprocess
+
+    from signer.xml.verify import verify_xml
+    from workflow.xml_exports import export_record_signed
+
+    services, ids = seeded
+    exported = export_record_signed(services, ids.patient_ids[0], actor_id="test:auditor")
+    roots = [c.dump() for c in services.trust_roots]
+    result = verify_xml(exported.xml, trust_roots=roots, placement="")
+    assert result.verdict == "VALID", result
+    root_pem = tmp_path / "root.pem"
+    from asn1crypto import pem
+
+    root_pem.write_bytes(b"".join(pem.armor("CERTIFICATE", c.dump()) for c in services.trust_roots))
+    written = exported.write(tmp_path / "out")
+    xml_path = next(p for p in written if p.name == "HoSoBenhAn.xml")
+    proc = subprocess.run(
+        ["xmlsec1", "--verify", "--trusted-pem", str(root_pem), "--id-attr:Id",
+         "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", str(xml_path)],
+        capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    # the export is in the audit chain
+    assert any(e.action == "export" for e in services.audit.entries())
+    tampered = exported.xml.replace(b"Nhung", b"Nhunq", 1)
+    assert tampered != exported.xml
+    assert verify_xml(tampered, trust_roots=roots, placement="").verdict == "MODIFIED_AFTER_SIGNING"
