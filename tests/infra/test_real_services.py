@@ -278,3 +278,16 @@ def test_pki_latency_can_be_set_and_reset(test_services) -> None:
         assert httpx.get(test_services.crl_url, timeout=10).status_code == 200
     finally:
         assert httpx.post(url, params={"ms": 0}, timeout=5).json() == {"delay_ms": 0}
+
+
+def test_http_pki_serves_the_same_certificates_as_in_process(test_services, test_pki) -> None:
+    """CA keys are RSA: certificates are byte-identical in-process and over HTTP, and the
+    CA-issuers URL in a practitioner certificate leads to its issuing CA."""
+    doctor = cx509.load_der_x509_certificate(test_pki.cert("doctor-hoa").dump())
+    aia = doctor.extensions.get_extension_for_class(cx509.AuthorityInformationAccess).value
+    ca_issuers = [d.access_location.value for d in aia
+                  if d.access_method == cx509.oid.AuthorityInformationAccessOID.CA_ISSUERS]
+    assert ca_issuers and ca_issuers[0].startswith(test_services.pki_url)
+    served = httpx.get(ca_issuers[0], timeout=10)
+    served.raise_for_status()
+    assert served.content == test_pki.interm.dump()
