@@ -78,6 +78,11 @@ def check_packet(ins: Inspection) -> None:
         ins.fail({1: "6.7.5", 2: "6.6.2.1"}, "The xpacket header has a bytes or encoding attribute.")
     if read_xmp(ins.pdf) is None:
         ins.fail(clause, "The XMP metadata is not well-formed XML.")
+    if ins.part == 1:
+        m = re.search(rb"<\?xpacket\s+begin\s*=\s*(['\"])(.*?)\1", head)
+        if m is None or m.group(2) != b"\xef\xbb\xbf":
+            ins.fail("6.7.2", "The XMP packet header is missing or its begin attribute is "
+                              "not the byte order mark U+FEFF.")
     if ins.part == 1 and "/Filter" in meta.stream_dict:
         ins.fail("6.7.2", "The metadata stream is filtered (compressed).")
 
@@ -118,12 +123,16 @@ def _xmp_date(text: str) -> datetime | None:
 
 
 def check_info_sync(ins: Inspection) -> None:
+    """PDF/A-1 6.7.3: Info entries equivalent to their XMP properties. PDF/A-2/3 do not
+    require it (veraPDF's own conforming 6.1.5 file has a diverging Info dictionary)."""
+    if ins.part != 1:
+        return
     info = ins.pdf.trailer.get("/Info")
     root = read_xmp(ins.pdf)
     if info is None or root is None:
         return
     props: dict[tuple[str, str], Node] = {(ns, n): v for ns, n, v in properties(root)}
-    clause = {1: "6.7.3", 2: "6.6.3"}
+    clause = "6.7.3"
 
     def first(ns: str, name: str, kind: str) -> str | None:
         node = props.get((ns, name))
@@ -168,8 +177,6 @@ def check_info_sync(ins: Inspection) -> None:
 
 def check_schemas(ins: Inspection) -> None:
     """6.6.2.3: every property is predefined or declared by a valid extension schema."""
-    if ins.part == 1:
-        ins.not_checked.add("6.7.8")
     root = read_xmp(ins.pdf)
     if root is None:
         return

@@ -73,10 +73,13 @@ def test_hidden_or_unprinted_signature_widget_fails(form_pdf):
     assert "6.3.3" in _clauses(_mutate(form_pdf, no_ap))
 
 
-def test_info_out_of_sync_with_xmp_fails(form_pdf):
+def test_info_out_of_sync_with_xmp_fails_pdfa1(form_pdf):
+    """PDF/A-1 (6.7.3) requires Info/XMP equivalence; checked as if the file were PDF/A-1."""
     def retitle(d):
         d.trailer.Info.Title = pikepdf.String("Tiêu đề khác")
-    assert "6.6.3" in _clauses(_mutate(form_pdf, retitle))
+    report = check_pdfa(_mutate(form_pdf, retitle), expected_part=1)
+    assert "6.7.3" in {f.clause for f in report.failures}
+    assert "6.7.3" not in {f.clause for f in check_pdfa(form_pdf, expected_part=1).failures}
 
 
 def test_attachment_without_relationship_fails(form_pdf):
