@@ -261,6 +261,7 @@ def real_services_settings(
         "HSBA_PKI": "external",
         "HSBA_TSA_URLS": json.dumps([test_services.tsa_url]),
         "HSBA_TRUST_PEMS": json.dumps([str(root_pem)]),
+        "HSBA_SECRET_KEY": "hsba-test-secret-" + uuid.uuid4().hex,
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

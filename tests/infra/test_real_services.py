@@ -291,3 +291,13 @@ def test_http_pki_serves_the_same_certificates_as_in_process(test_services, test
     served = httpx.get(ca_issuers[0], timeout=10)
     served.raise_for_status()
     assert served.content == test_pki.interm.dump()
+
+
+def test_real_services_settings_use_no_development_adapter(real_services_settings,
+                                                           test_services) -> None:
+    from core.settings import get_settings
+
+    assert real_services_settings.development_adapters() == []
+    assert get_settings() is real_services_settings
+    assert real_services_settings.tsa_urls == [test_services.tsa_url]
+    assert real_services_settings.trust_pems[0].read_bytes().startswith(b"-----BEGIN CERTIFICATE")
