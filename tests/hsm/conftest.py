@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -140,3 +141,11 @@ def token_keystore(hsm_token: TokenParams) -> Iterator[Pkcs11Keystore]:
 @pytest.fixture()
 def key_prefix() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def data_dir_with_pki(tmp_settings, dev_pki_dir: Path) -> Path:  # type: ignore[no-untyped-def]
+    """``tmp_settings.data_dir`` holding a copy of the session's development PKI
+    (generating one costs four RSA key pairs)."""
+    shutil.copytree(dev_pki_dir / "pki", tmp_settings.data_dir / "pki")
+    return Path(tmp_settings.data_dir)

@@ -53,8 +53,8 @@ def test_created_once_and_reloaded_identically(tmp_path: Path) -> None:
 def test_two_processes_starting_at_once_get_the_same_pki(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(3) as pool:
-        pkis = list(pool.map(lambda _: DevPki.load_or_create(tmp_path), range(3)))
+    with ThreadPoolExecutor(2) as pool:
+        pkis = list(pool.map(lambda _: DevPki.load_or_create(tmp_path), range(2)))
     roots = {p.trust_roots[0].dump() for p in pkis} | {
         DevPki.load_or_create(tmp_path).trust_roots[0].dump()}
     assert len(roots) == 1
@@ -187,13 +187,12 @@ def test_seal_certificate_and_weak_keys(dev_pki: DevPki) -> None:
         pki.issue_practitioner(weak, SUBJ)
 
 
-def test_refused_in_production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    DevPki.load_or_create(tmp_path)
+def test_refused_in_production(dev_pki_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HSBA_ENV", "production")
     with pytest.raises(ConfigurationError):
-        DevPki.load_or_create(tmp_path)
-    monkeypatch.delenv("HSBA_ENV")
-    pki = DevPki.load_or_create(tmp_path)
+        DevPki.load_or_create(dev_pki_dir)
+    monkeypatch.setenv("HSBA_ENV", "development")
+    pki = DevPki.load_or_create(dev_pki_dir)
     monkeypatch.setenv("HSBA_ENV", "production")
     with pytest.raises(ConfigurationError):
         pki.timestamper()

@@ -89,7 +89,7 @@ def test_a_certificate_for_another_key_is_refused(keystore: KeyStore, dev_pki: D
 
 def test_renewal_and_rekey_keep_the_history(keystore: KeyStore, dev_pki: DevPki,
                                             pid: str) -> None:
-    req = enroll(keystore, pid, SUBJECT, "rsa2048")
+    req = enroll(keystore, pid, SUBJECT, "ecdsa-p256")
     old = dev_pki.issue_practitioner(req.csr_pem, days=30)
     install_certificate(keystore, req.key_id, old, dev_pki.chain())
     # renewal: a new certificate for the same key; the old one stays in the history

@@ -24,7 +24,8 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
 
 
 def test_enroll_issue_install_and_list_software(
-    tmp_settings: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_settings: Any, data_dir_with_pki: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     csr = tmp_path / "an.csr"
     assert main(["keys", "enroll", "--practitioner", "bs-an", "--name", "Nguyễn Văn An",
@@ -52,7 +53,7 @@ def test_enroll_issue_install_and_list_software(
     assert "bs-an" in text and "active" in text and "Nguyễn Văn An" in text
 
 
-def test_enroll_with_dev_issue(tmp_settings: Any, tmp_path: Path,
+def test_enroll_with_dev_issue(tmp_settings: Any, data_dir_with_pki: Path, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "enroll", "--practitioner", "bs-binh", "--name", "Trần Thị Bình",
                  "--algorithm", "ecdsa-p256", "--csr-out", str(tmp_path / "b.csr"),
@@ -96,7 +97,8 @@ def test_software_keystore_refused_in_production(
     assert "DevSoftwareKeystore" in capsys.readouterr().err
 
 
-def test_open_keystore_and_seed_demo_keys_software(tmp_settings: Any) -> None:
+def test_open_keystore_and_seed_demo_keys_software(tmp_settings: Any,
+                                                   data_dir_with_pki: Path) -> None:
     ks = open_keystore(get_settings())
     assert isinstance(ks, DevSoftwareKeystore)
     pki = DevPki.load_or_create(tmp_settings.data_dir)
@@ -109,7 +111,8 @@ def test_open_keystore_and_seed_demo_keys_software(tmp_settings: Any) -> None:
 
 
 @pytest.mark.services
-def test_cli_on_the_hsm(tmp_settings: Any, token_keystore: Pkcs11Keystore, hsm_token: Any,
+def test_cli_on_the_hsm(tmp_settings: Any, data_dir_with_pki: Path,
+                        token_keystore: Pkcs11Keystore, hsm_token: Any,
                         key_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HSBA_KEYSTORE", "pkcs11")
