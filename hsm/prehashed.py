@@ -166,7 +166,7 @@ class DigestSigner:
             out = self._sign_pkcs11(store, key_id, scheme, digests)
         elif isinstance(store, DevSoftwareKeystore):
             # same package: the development keystore keeps its parsed key private
-            private_key = store._private_key(key_id)  # noqa: SLF001
+            private_key = store._private_key(key_id)
             out = [_sign_software(private_key, scheme, d) for d in digests]
         else:  # pragma: no cover - a third store type would add its own branch
             raise _refuse("credentialID", "Kho khoá không hỗ trợ ký giá trị băm.",

@@ -1,0 +1,92 @@
+"""Signing with a key held by an external CSC service, through pyHanko's ``CSCSigner``.
+
+pyHanko's client fetches ``credentials/info`` and calls ``signatures/signHash``
+itself; the vendor-specific part, obtaining the SAD, is
+:class:`PinOtpAuthorization`: one ``credentials/authorize`` call per batch,
+with the signer's PIN and a fresh OTP, bound to the batch's hashes (SCAL2).
+Works with v1 (``/csc/v1/...``, ``hash``) and v2 (``/csc/v2/...``, ``hashes``)
+services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from pyhanko.sign.signers.csc_signer import (
+    CSCAuthorizationInfo,
+    CSCAuthorizationManager,
+    CSCCredentialInfo,
+    CSCServiceSessionInfo,
+    CSCSigner,
+    fetch_certs_in_csc_credential,
+)
+
+from core.errors import KeyCustodyError
+
+__all__ = ["CscEndpoint", "PinOtpAuthorization", "open_csc_signer"]
+
+
+@dataclass(frozen=True)
+class CscEndpoint:
+    """Where and as whom to reach a CSC service."""
+
+    service_url: str
+    """Base URL in front of ``/csc/v1|v2/...``."""
+    credential_id: str
+    access_token: str
+    """OAuth2 bearer token (``auth/login`` or ``oauth2/token``)."""
+    api_ver: str = "v1"
+    """``v1`` or ``v2`` path style."""
+
+
+class PinOtpAuthorization(CSCAuthorizationManager):
+    """Gets a SAD from ``credentials/authorize`` with the signer's PIN and OTP.
+
+    ``otp`` is called for every authorisation (a TOTP app, an SMS prompt...).
+    """
+
+    def __init__(self, session_info: CSCServiceSessionInfo, credential_info: CSCCredentialInfo,
+                 *, http: aiohttp.ClientSession, pin: str, otp: Callable[[], str],
+                 hash_algorithm_oid: str = "2.16.840.1.101.3.4.2.1") -> None:
+        super().__init__(session_info, credential_info)
+        self._http = http
+        self._pin = pin
+        self._otp = otp
+        self._hash_oid = hash_algorithm_oid
+        self.authorizations = 0
+        """``credentials/authorize`` calls made (one per batch)."""
+
+    async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
+        body: dict[str, Any] = self.format_csc_auth_request(
+            pin=self._pin, otp=self._otp(), hash_b64s=hash_b64s)
+        if self.csc_session_info.api_ver != "v1":
+            body["hashes"] = body.pop("hash")
+            body["hashAlgorithmOID"] = self._hash_oid
+        url = self.csc_session_info.endpoint_url("credentials/authorize")
+        async with self._http.post(url, json=body, headers=self.auth_headers) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status != 200:
+                error = data.get("error") if isinstance(data, dict) else None
+                raise KeyCustodyError(
+                    "remote.authorization_refused",
+                    f"Dịch vụ ký từ xa từ chối uỷ quyền ký ({error}).",
+                    f"The remote signing service refused the authorisation ({error}).",
+                    details={"status": resp.status, "error": error,
+                             "credential_id": self.csc_session_info.credential_id})
+        self.authorizations += 1
+        return self.parse_csc_auth_response(data)
+
+
+async def open_csc_signer(endpoint: CscEndpoint, http: aiohttp.ClientSession, *, pin: str,
+                          otp: Callable[[], str], batch_size: int = 1,
+                          prefer_pss: bool = False) -> CSCSigner:
+    """A pyHanko ``CSCSigner`` for the credential: certificates from ``credentials/info``,
+    SADs from :class:`PinOtpAuthorization`; ``batch_size`` signatures per ``signHash``."""
+    info = CSCServiceSessionInfo(endpoint.service_url, endpoint.credential_id,
+                                 oauth_token=endpoint.access_token, api_ver=endpoint.api_ver)
+    cred = await fetch_certs_in_csc_credential(http, info)
+    auth = PinOtpAuthorization(info, cred, http=http, pin=pin, otp=otp)
+    return CSCSigner(http, auth, batch_size=batch_size, prefer_pss=prefer_pss)

@@ -1,0 +1,119 @@
+"""CSC service fixtures: hsba over the embedded default (SQLite, software keys, the
+development PKI) with the demo hospital seeded, served by uvicorn on a free loopback
+port (real HTTP), and a one-page PDF to sign."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+from api.app import create_app
+from api.middleware import ApiLimits
+from core.settings import Settings
+from workflow.seeding import DemoLogin, seed_demo
+from workflow.services import Services
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LoopbackServer:
+    """uvicorn serving an app in a thread on 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def csc_app(settings: Settings, services: Services) -> FastAPI:
+    app = create_app(settings, services=services,
+                     limits=ApiLimits(max_upload_bytes=2 * 1024 * 1024, rate_per_s=10000,
+                                      burst=50000))
+    if not any(getattr(r, "path", "").startswith("/csc/") for r in app.routes):
+        from api.csc import router  # until api/app.py mounts it
+
+        app.include_router(router)
+    return app
+
+
+@dataclass
+class CscEnv:
+    settings: Settings
+    services: Services
+    url: str
+    app: FastAPI
+    logins: dict[str, DemoLogin]
+
+    @property
+    def csc(self) -> Any:
+        from api.csc.routes import CscService
+
+        svc = getattr(self.app.state, "csc", None)
+        if svc is None:
+            svc = self.app.state.csc = CscService(self.services)
+        return svc
+
+    def otp(self, role: str = "clinician") -> str:
+        secret = self.logins[role].totp_secret
+        assert secret
+        return pyotp.TOTP(secret).now()
+
+
+@pytest.fixture(scope="session")
+def csc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CscEnv]:
+    data_dir: Path = tmp_path_factory.mktemp("hsba-csc")
+    settings = Settings(env="test", data_dir=data_dir, hospital_code="70001", database_url="",
+                        store="fs", keystore="software", pki="dev", tsa_urls=[])
+    services = Services.from_settings(settings)
+    logins = {x.role: x for x in seed_demo(services)}
+    app = csc_app(settings, services)
+    with LoopbackServer(app) as server:
+        yield CscEnv(settings, services, server.url, app, logins)
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def one_page_pdf() -> bytes:
+    w = PdfFileWriter()
+    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
+    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
+        [generic.NumberObject(0), generic.NumberObject(0),
+         generic.NumberObject(595), generic.NumberObject(842)])))
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()

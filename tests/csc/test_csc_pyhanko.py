@@ -1,0 +1,144 @@
+"""pyHanko's own ``CSCSigner`` signs PDFs through hsba's CSC service over real HTTP
+(uvicorn on loopback); the only hsba code on the client side is the authorisation call
+(``hsm.remote.csc.PinOtpAuthorization``). Results pass pyHanko AdES validation
+(offline, trust anchor = the development PKI's root) and poppler's ``pdfsig``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.ades.report import AdESStatus
+from pyhanko.sign.validation import ades
+from pyhanko.sign.validation.policy_decl import (
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import NO_REVOCATION, CertRevTrustPolicy
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from hsm.remote.csc import CscEndpoint, open_csc_signer
+
+
+def csc_login(env: Any, role: str = "clinician") -> str:
+    login = env.logins[role]
+    r = httpx.post(f"{env.url}/csc/v2/auth/login", auth=(login.username, login.secret),
+                   json={"OTP": env.otp(role)})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+async def sign_with_csc(env: Any, token: str, pdfs: list[bytes], *, api_ver: str = "v1",
+                        role: str = "clinician", prefer_pss: bool = False,
+                        ) -> tuple[list[bytes], int]:
+    """Sign every PDF with ONE signer whose batch is the whole list; returns the signed
+    PDFs and the number of ``credentials/authorize`` calls made."""
+    login = env.logins[role]
+    async with aiohttp.ClientSession() as http:
+        signer = await open_csc_signer(
+            CscEndpoint(env.url, login.key_id, token, api_ver), http, pin=login.signing_pin,
+            otp=lambda: env.otp(role), batch_size=len(pdfs), prefer_pss=prefer_pss)
+
+        async def one(pdf: bytes) -> bytes:
+            out = await signers.async_sign_pdf(
+                IncrementalPdfFileWriter(BytesIO(pdf)),
+                signers.PdfSignatureMetadata(field_name="BacSi", md_algorithm="sha256"),
+                signer=signer)
+            return out.getvalue()
+        results = await asyncio.gather(*(one(p) for p in pdfs))
+        return list(results), signer.auth_manager.authorizations  # type: ignore[attr-defined]
+
+
+def ades_basic(pdf: bytes, root: Any) -> list[str]:
+    spec = SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build(trust_roots=[root]),
+            revinfo_policy=CertRevTrustPolicy(NO_REVOCATION)),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY))
+
+    async def run() -> list[str]:
+        out = []
+        for sig in PdfFileReader(BytesIO(pdf)).embedded_regular_signatures:
+            r = await ades.ades_basic_validation(sig.signed_data, spec,
+                                                 raw_digest=sig.compute_digest())
+            out.append(r.ades_subindic.status.name)
+        return out
+    return asyncio.run(run())
+
+
+def assert_valid(env: Any, pdf: bytes, tmp_path: Path, name: str) -> None:
+    root = env.services.pki.trust_roots[0]
+    assert ades_basic(pdf, root) == [AdESStatus.PASSED.name]
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature Validation: Signature is Valid." in text, text
+
+
+@pytest.mark.parametrize("api_ver", ["v1", "v2"])
+def test_pyhanko_csc_signer_signs_through_hsba(csc_env: Any, one_page_pdf: bytes,
+                                               tmp_path: Path, api_ver: str) -> None:
+    token = csc_login(csc_env)
+    key_id = csc_env.logins["clinician"].key_id
+    before = csc_env.csc.signer.usage(key_id)
+    signed, authorizations = asyncio.run(sign_with_csc(csc_env, token, [one_page_pdf],
+                                                       api_ver=api_ver))
+    assert authorizations == 1
+    assert csc_env.csc.signer.usage(key_id) == before + 1
+    assert_valid(csc_env, signed[0], tmp_path, api_ver)
+    cert = PdfFileReader(BytesIO(signed[0])).embedded_signatures[0].signer_cert
+    assert cert.dump() == csc_env.services.keystore.certificate(key_id).dump()
+
+
+def test_rsassa_pss_through_csc(csc_env: Any, one_page_pdf: bytes, tmp_path: Path) -> None:
+    token = csc_login(csc_env)
+    signed, _ = asyncio.run(sign_with_csc(csc_env, token, [one_page_pdf], prefer_pss=True))
+    sig = PdfFileReader(BytesIO(signed[0])).embedded_signatures[0]
+    assert sig.signer_info["signature_algorithm"]["algorithm"].native == "rsassa_pss"
+    assert_valid(csc_env, signed[0], tmp_path, "pss")
+
+
+def test_one_authorisation_covers_a_batch(csc_env: Any, one_page_pdf: bytes,
+                                          tmp_path: Path) -> None:
+    """numSignatures = 5: one credentials/authorize, one signHash with five hashes."""
+    token = csc_login(csc_env)
+    entries_before = len(csc_env.services.audit.entries(limit=100000))
+    signed, authorizations = asyncio.run(
+        sign_with_csc(csc_env, token, [one_page_pdf] * 5))
+    assert authorizations == 1 and len(signed) == 5
+    for i, pdf in enumerate(signed):
+        assert_valid(csc_env, pdf, tmp_path, f"batch{i}")
+    new = csc_env.services.audit.entries(limit=100000)[entries_before:]
+    csc_events = [e.details for e in new if e.details.get("csc")]
+    assert [(d["csc"], d.get("num_signatures")) for d in csc_events] == [
+        ("credentials/authorize", 5), ("signatures/signHash", 5)]
+
+
+def test_info_list_and_credential_info(csc_env: Any) -> None:
+    info = httpx.post(f"{csc_env.url}/csc/v2/info", json={}).json()
+    assert "signatures/signHash" in info["methods"] and info["region"] == "VN"
+    token = csc_login(csc_env)
+    h = {"Authorization": f"Bearer {token}"}
+    ids = httpx.post(f"{csc_env.url}/csc/v2/credentials/list", json={}, headers=h).json()
+    assert ids["credentialIDs"] == [csc_env.logins["clinician"].key_id]
+    r = httpx.post(f"{csc_env.url}/csc/v2/credentials/info", headers=h, json={
+        "credentialID": ids["credentialIDs"][0], "certificates": "chain", "certInfo": True})
+    body = r.json()
+    assert body["SCAL"] == "2" and body["authMode"] == "explicit"
+    assert len(body["cert"]["certificates"]) >= 2  # signer first, then its CA
+    first = base64.b64decode(body["cert"]["certificates"][0])
+    assert first == csc_env.services.keystore.certificate(ids["credentialIDs"][0]).dump()
+    assert httpx.post(f"{csc_env.url}/csc/v2/credentials/list", json={}).status_code == 401
