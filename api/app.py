@@ -83,6 +83,9 @@ def create_app(
         module = _optional_router(name)
         if module is not None:
             app.include_router(module.router)
+    from api.csc import router as csc_router  # CSC API v1/v2 (issue 6)
+
+    app.include_router(csc_router)
 
     app.add_middleware(IdempotencyMiddleware,
                        store_getter=lambda: app.state.services.idempotency,
