@@ -5,7 +5,6 @@ from __future__ import annotations
 import pikepdf
 
 from templates.pdfa.report import Inspection
-from templates.pdfa.walk import resource_dicts
 
 _OPS = {"rg": "RGB", "RG": "RGB", "k": "CMYK", "K": "CMYK", "g": "Gray", "G": "Gray"}
 _DEVICE = {"/DeviceRGB": "RGB", "/RGB": "RGB", "/DeviceCMYK": "CMYK", "/CMYK": "CMYK",
@@ -39,10 +38,9 @@ def check_output_intent(ins: Inspection) -> None:
         if not isinstance(oi, pikepdf.Dictionary):
             continue
         prof = oi.get("/DestOutputProfile")
-        if oi.get("/S") == "/GTS_PDFA1":
-            if not isinstance(prof, pikepdf.Stream):
-                ins.fail(c, "The PDF/A output intent has no DestOutputProfile.")
-                continue
+        if oi.get("/S") == "/GTS_PDFA1" and not isinstance(prof, pikepdf.Stream):
+            ins.fail(c, "The PDF/A output intent has no DestOutputProfile.")
+            continue
         if isinstance(prof, pikepdf.Stream):
             profiles.append(prof)
             data = prof.read_bytes()
@@ -64,51 +62,117 @@ def check_output_intent(ins: Inspection) -> None:
         ins.fail("6.2.2", "Several output intents with different DestOutputProfiles.")
 
 
+def _space_of(cs: object, resources: pikepdf.Dictionary | None, depth: int = 0
+              ) -> str | None:
+    """Device family of a colour space operand or entry, resolving resource names and the
+    base of an Indexed space."""
+    if depth > 4:
+        return None
+    if isinstance(cs, pikepdf.Name):
+        if str(cs) in _DEVICE:
+            return _DEVICE[str(cs)]
+        named = resources.get("/ColorSpace") if isinstance(resources, pikepdf.Dictionary) \
+            else None
+        if isinstance(named, pikepdf.Dictionary) and str(cs) in named:
+            return _space_of(named[str(cs)], resources, depth + 1)
+        return None
+    if isinstance(cs, pikepdf.Array) and len(cs) >= 2 and str(cs[0]) in ("/Indexed", "/I"):
+        return _space_of(cs[1], resources, depth + 1)
+    return None
+
+
+def _defaults(res: pikepdf.Dictionary | None) -> set[str]:
+    named = res.get("/ColorSpace") if res is not None else None
+    if not isinstance(named, pikepdf.Dictionary):
+        return set()
+    return {space for key, space in (("/DefaultRGB", "RGB"), ("/DefaultCMYK", "CMYK"),
+                                     ("/DefaultGray", "Gray")) if key in named}
+
+
 def _content_spaces(ins: Inspection) -> set[str]:
+    """Device colour spaces actually painted with: page and annotation appearance content,
+    following ``Do`` into form XObjects and images, patterns and Type3 glyphs (unused
+    resources do not count; a Default colour space in the same resources covers its use)."""
     used: set[str] = set()
-    defaults: set[str] = set()
-    streams: list[pikepdf.Object] = [p.obj for p in ins.pdf.pages]
-    for res in resource_dicts(ins.pdf):
-        xo = res.get("/XObject")
-        if isinstance(xo, pikepdf.Dictionary):
-            for x in xo.values():
-                if isinstance(x, pikepdf.Stream):
-                    if x.stream_dict.get("/Subtype") == "/Form":
-                        streams.append(x)
-                    elif x.stream_dict.get("/Subtype") == "/Image" and not x.stream_dict.get(
-                            "/ImageMask", False):
-                        cs = x.stream_dict.get("/ColorSpace")
-                        if str(cs) in _DEVICE:
-                            used.add(_DEVICE[str(cs)])
-        cs_dict = res.get("/ColorSpace")
-        if isinstance(cs_dict, pikepdf.Dictionary):
-            for default, space in (("/DefaultRGB", "RGB"), ("/DefaultCMYK", "CMYK"),
-                                   ("/DefaultGray", "Gray")):
-                if default in cs_dict:
-                    defaults.add(space)
-        sh = res.get("/Shading")
-        if isinstance(sh, pikepdf.Dictionary):
-            for s in sh.values():
-                d = s.stream_dict if isinstance(s, pikepdf.Stream) else s
-                if isinstance(d, pikepdf.Dictionary) and str(d.get("/ColorSpace")) in _DEVICE:
-                    used.add(_DEVICE[str(d.get("/ColorSpace"))])
-    for obj in streams[:2000]:
+    seen: set[tuple[int, int]] = set()
+    budget = [3000]
+
+    def run(content: pikepdf.Object, resources: object) -> None:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        res = resources if isinstance(resources, pikepdf.Dictionary) else None
+        covered = _defaults(res)
+
+        def use(space: str | None) -> None:
+            if space and space not in covered:
+                used.add(space)
+
+        def sub(obj: object, own_res: object) -> None:
+            if isinstance(obj, pikepdf.Stream) and obj.objgen not in seen:
+                seen.add(obj.objgen)
+                run(obj, own_res if isinstance(own_res, pikepdf.Dictionary) else res)
+
+        def shading_space(sh: object) -> None:
+            d = sh.stream_dict if isinstance(sh, pikepdf.Stream) else sh
+            if isinstance(d, pikepdf.Dictionary):
+                use(_space_of(d.get("/ColorSpace"), res))
+
+        def lookup(category: str, name: object) -> object:
+            table = res.get(category) if res is not None else None
+            return table.get(str(name)) if isinstance(table, pikepdf.Dictionary) else None
+
         try:
-            ops = pikepdf.parse_content_stream(obj)
+            ops = pikepdf.parse_content_stream(content)
         except (pikepdf.PdfError, TypeError, ValueError):
-            continue
+            return
         for item in ops:
             if isinstance(item, pikepdf.ContentStreamInlineImage):
-                cs = item.iimage.obj.get("/ColorSpace") if hasattr(item, "iimage") else None
-                if cs is not None and str(cs) in _DEVICE:
-                    used.add(_DEVICE[str(cs)])
+                cs = item.iimage.obj.get("/ColorSpace")
+                if cs is not None:
+                    use(_space_of(cs, res))
                 continue
-            op = str(item.operator)
+            op, args = str(item.operator), item.operands
             if op in _OPS:
-                used.add(_OPS[op])
-            elif op in ("cs", "CS") and item.operands and str(item.operands[0]) in _DEVICE:
-                used.add(_DEVICE[str(item.operands[0])])
-    return used - defaults
+                use(_OPS[op])
+            elif op in ("cs", "CS") and args:
+                use(_space_of(args[0], res))
+            elif op in ("scn", "SCN") and args and isinstance(args[-1], pikepdf.Name):
+                pattern = lookup("/Pattern", args[-1])
+                if isinstance(pattern, pikepdf.Stream):
+                    sub(pattern, pattern.stream_dict.get("/Resources"))
+                elif isinstance(pattern, pikepdf.Dictionary) and "/Shading" in pattern:
+                    shading_space(pattern.Shading)
+            elif op == "sh" and args:
+                shading_space(lookup("/Shading", args[0]))
+            elif op == "Tf" and args:
+                font = lookup("/Font", args[0])
+                if isinstance(font, pikepdf.Dictionary) and font.get("/Subtype") == "/Type3":
+                    procs = font.get("/CharProcs")
+                    for proc in procs.values() if isinstance(procs, pikepdf.Dictionary) else []:
+                        sub(proc, font.get("/Resources"))
+            elif op == "Do" and args:
+                x = lookup("/XObject", args[0])
+                if not isinstance(x, pikepdf.Stream):
+                    continue
+                d = x.stream_dict
+                if d.get("/Subtype") == "/Image" and not d.get("/ImageMask", False):
+                    use(_space_of(d.get("/ColorSpace"), res))
+                elif d.get("/Subtype") == "/Form":
+                    sub(x, d.get("/Resources"))
+
+    for page in ins.pdf.pages:
+        run(page.obj, page.obj.get("/Resources"))
+        annots = page.obj.get("/Annots")
+        for annot in annots if isinstance(annots, pikepdf.Array) else []:
+            ap = annot.get("/AP") if isinstance(annot, pikepdf.Dictionary) else None
+            n = ap.get("/N") if isinstance(ap, pikepdf.Dictionary) else None
+            streams = [n] if isinstance(n, pikepdf.Stream) else (
+                [v for v in n.values() if isinstance(v, pikepdf.Stream)]
+                if isinstance(n, pikepdf.Dictionary) else [])
+            for st in streams:
+                run(st, st.stream_dict.get("/Resources"))
+    return used
 
 
 def check_device_colours(ins: Inspection) -> None:

@@ -78,11 +78,11 @@ def _check_type0(ins: Inspection, font: pikepdf.Dictionary, name: str) -> None:
     if isinstance(enc, pikepdf.Stream):
         csi_cmap = enc.stream_dict.get("/CIDSystemInfo")
         csi_font = cid.get("/CIDSystemInfo")
-        if isinstance(csi_cmap, pikepdf.Dictionary) and isinstance(csi_font, pikepdf.Dictionary):
-            if (str(csi_cmap.get("/Registry")) != str(csi_font.get("/Registry"))
-                    or str(csi_cmap.get("/Ordering")) != str(csi_font.get("/Ordering"))):
-                ins.fail({1: "6.3.3.1", 2: "6.2.11.3.1"},
-                         f"Font {name}: CIDSystemInfo of CMap and CIDFont differ.")
+        if (isinstance(csi_cmap, pikepdf.Dictionary) and isinstance(csi_font, pikepdf.Dictionary)
+                and (str(csi_cmap.get("/Registry")) != str(csi_font.get("/Registry"))
+                     or str(csi_cmap.get("/Ordering")) != str(csi_font.get("/Ordering")))):
+            ins.fail({1: "6.3.3.1", 2: "6.2.11.3.1"},
+                     f"Font {name}: CIDSystemInfo of CMap and CIDFont differ.")
         usecmap = enc.stream_dict.get("/UseCMap")
         if isinstance(usecmap, pikepdf.Name) and not str(usecmap)[1:].startswith(
                 _PREDEFINED_CMAP_PREFIXES):

@@ -116,7 +116,7 @@ def _pdf_date(text: str) -> datetime | None:
 
 def _xmp_date(text: str) -> datetime | None:
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     return dt

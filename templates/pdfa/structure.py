@@ -71,7 +71,7 @@ def check_streams(ins: Inspection) -> None:
 def check_permissions(ins: Inspection) -> None:
     perms = ins.pdf.Root.get("/Perms")
     if perms is not None and ins.part >= 2:
-        for key in perms.keys():
+        for key in perms.keys():  # noqa: SIM118 (pikepdf Dictionary)
             if key not in ("/DocMDP", "/UR3"):
                 ins.fail("6.1.12", f"Perms dictionary has {key} (only DocMDP and UR3 allowed).")
 
