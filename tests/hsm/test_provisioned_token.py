@@ -11,6 +11,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from hsm.pkcs11 import Pkcs11Keystore
 
@@ -25,7 +26,8 @@ def provisioned(test_services: Any) -> Pkcs11Keystore:
 
 def _context(test_pki: Any) -> ValidationContext:
     return ValidationContext(trust_roots=[test_pki.root], other_certs=[test_pki.interm],
-                             allow_fetching=True, revocation_mode="require")
+                             allow_fetching=True, revocation_mode="require",
+                             fetcher_backend=RequestsFetcherBackend())
 
 
 def test_provisioned_keys_are_listed(provisioned: Pkcs11Keystore, test_services: Any) -> None:
