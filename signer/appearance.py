@@ -8,12 +8,14 @@ Dates follow Vietnamese usage: "ngày 27 tháng 11 năm 2026, 14:05 (GMT+7)".
 from __future__ import annotations
 
 import io
+import zlib
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -37,9 +39,10 @@ FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-# Latin, Latin-1, Latin Extended A/B, combining marks, Vietnamese, punctuation, currency
-_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x300, 0x324),
-             *range(0x1EA0, 0x1EFA), *range(0x2010, 0x2027), *range(0x20A0, 0x20C0)]
+# ASCII, Latin-1, the Vietnamese letters outside them, Vietnamese block, punctuation, ₫
+_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x100), 0x102, 0x103, 0x110, 0x111, 0x128,
+             0x129, 0x168, 0x169, 0x1A0, 0x1A1, 0x1AF, 0x1B0, *range(0x300, 0x304), 0x309,
+             0x323, *range(0x1EA0, 0x1EFA), *range(0x2010, 0x2027), 0x20AB]
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +58,7 @@ def vietnamese_font() -> bytes:
     options.drop_tables += ["GPOS", "GDEF", "GSUB", "FFTM"]
     options.name_IDs = ["*"]
     options.notdef_outline = True
+    options.hinting = False
     font = TTFont(str(FONT_FILE))
     subsetter = subset.Subsetter(options=options)
     subsetter.populate(unicodes=_UNICODES)
@@ -64,13 +68,41 @@ def vietnamese_font() -> bytes:
     return buf.getvalue()
 
 
+@lru_cache(maxsize=1)
+def _font_file_stream() -> bytes:
+    return zlib.compress(vietnamese_font(), 9)
+
+
+class _PrecutGlyphAccumulator(GlyphAccumulator):
+    """Embeds :func:`vietnamese_font` as it is (already a subset, ~25 KB, compressed
+    once per process) instead of re-subsetting and re-encoding it per signature."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        descriptor = self.cidfont_obj._font_descriptor
+
+        def set_font_file(writer: Any) -> Any:
+            stream = generic.StreamObject(
+                dict_data={generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+                encoded_data=_font_file_stream(),
+            )
+            ref = writer.add_object(stream)
+            descriptor[generic.NameObject("/FontFile2")] = ref
+            return ref
+
+        self.cidfont_obj.set_font_file = set_font_file  # type: ignore[method-assign]
+
+    def _extract_subset(self, options: Any = None) -> None:
+        """Nothing to do: the font is the Vietnamese cut (glyph ids unchanged)."""
+
+
 class VietnameseFontFactory(GlyphAccumulatorFactory):
-    """pyHanko font engine over :func:`vietnamese_font` (embedded, subset per signature)."""
+    """pyHanko font engine over :func:`vietnamese_font` (embedded, PDF/A-compatible)."""
 
     def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(
+        return _PrecutGlyphAccumulator(
             writer=writer, font_handle=io.BytesIO(vietnamese_font()),
             font_size=self.font_size, obj_stream=obj_stream,
         )

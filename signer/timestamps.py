@@ -88,18 +88,20 @@ def timestamper_for(timestampers: Sequence[TimeStamper]) -> TimeStamper | None:
         return None
     if len(timestampers) == 1 and isinstance(timestampers[0], FailoverTimeStamper):
         return timestampers[0]
-    if all(type(t) is HTTPTimeStamper for t in timestampers):
-        # callers often build fresh HTTP clients per request: reuse one chain per URL list
-        key = tuple((t.url, t.timeout) for t in timestampers)  # type: ignore[attr-defined]
-        with _CHAINS_LOCK:
-            chain = _CHAINS.get(key)
-            if chain is None:
-                if len(_CHAINS) > 16:
-                    _CHAINS.clear()
-                chain = _CHAINS[key] = FailoverTimeStamper(timestampers)
-        return chain
-    return FailoverTimeStamper(timestampers)
+    # one chain per TSA list, so it keeps the TSA certificates and dummy token it
+    # learnt (no extra TSA request per signature); HTTP clients are often built
+    # fresh per request, so those are keyed by URL, others by identity (the cached
+    # chain holds them, so an id cannot be reused while cached)
+    key = tuple((t.url, t.timeout) if type(t) is HTTPTimeStamper else id(t)
+                for t in timestampers)
+    with _CHAINS_LOCK:
+        chain = _CHAINS.get(key)
+        if chain is None:
+            if len(_CHAINS) > 16:
+                _CHAINS.clear()
+            chain = _CHAINS[key] = FailoverTimeStamper(timestampers)
+    return chain
 
 
-_CHAINS: dict[tuple[tuple[str, float], ...], FailoverTimeStamper] = {}
+_CHAINS: dict[tuple[object, ...], FailoverTimeStamper] = {}
 _CHAINS_LOCK = threading.Lock()
