@@ -31,7 +31,7 @@ from templates.pdfa import (
     structure,
     transparency,
 )
-from templates.pdfa.report import Inspection, PdfaFailure, PdfaReport
+from templates.pdfa.report import Inspection, PdfaFailure, PdfaReport, Verdict
 
 __all__ = ["IMPLEMENTED", "PdfaFailure", "PdfaReport", "check_pdfa", "target_clause"]
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def check_pdfa(pdf: bytes | Path, *, expected_part: int | None = None) -> PdfaRe
     target = target_clause(name)
     if target and not _implemented(target, use_part):
         ins.not_checked.add(target)
+    verdict: Verdict
     if ins.failures:
         verdict = "FAIL"
     elif ins.not_checked:

@@ -16,7 +16,7 @@ INVISIBLE, HIDDEN, PRINT, NOVIEW, TOGGLE = 1, 2, 4, 32, 256
 
 
 def _annots(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
-    out = []
+    out: list[pikepdf.Dictionary] = []
     for page in pdf.pages:
         annots = page.obj.get("/Annots")
         if isinstance(annots, pikepdf.Array):

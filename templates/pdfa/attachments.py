@@ -29,7 +29,7 @@ def check_embedded_files(ins: Inspection) -> None:
             # Only PDF/A files may be embedded: telling whether one is takes a full check.
             ins.not_checked.add("6.8")
         return
-    af_refs = set()
+    af_refs: set[tuple[int, int]] = set()
     for d in all_dicts(ins.pdf):
         af = d.get("/AF") if isinstance(d, pikepdf.Dictionary) else None
         if isinstance(af, pikepdf.Array):
