@@ -46,7 +46,7 @@ class LoopbackServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> LoopbackServer:  # noqa: PYI034
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -87,6 +87,16 @@ class CscEnv:
         if svc is None:
             svc = self.app.state.csc = CscService(self.services)
         return svc
+
+    def token(self, role: str = "clinician") -> str:
+        """A bearer token from ``/csc/v2/auth/login`` (HTTP Basic + the TOTP)."""
+        import httpx
+
+        login = self.logins[role]
+        r = httpx.post(f"{self.url}/csc/v2/auth/login", auth=(login.username, login.secret),
+                       json={"OTP": self.otp(role)})
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
 
     def otp(self, role: str = "clinician") -> str:
         secret = self.logins[role].totp_secret
