@@ -124,3 +124,53 @@ def check_catalog(ins: Inspection) -> None:
 
 RULES = (check_header, check_trailer, check_streams, check_permissions, check_signature_references,
          check_optional_content, check_catalog)
+
+
+def check_limits(ins: Inspection) -> None:
+    """Implementation limits (PDF/A-1 6.1.12, PDF/A-2/3 6.1.13)."""
+    clause = {1: "6.1.12", 2: "6.1.13"}
+    from templates.pdfa.walk import all_objects
+
+    for obj in all_objects(ins.pdf):
+        if isinstance(obj, int) and not isinstance(obj, bool) and not (
+                -2147483648 <= obj <= 2147483647):
+            ins.fail(clause, f"Integer {obj} outside the 32-bit range.")
+        elif isinstance(obj, float) and abs(obj) > 3.403e38:
+            ins.fail(clause, "Real number beyond ±3.403 × 10^38.")
+        elif isinstance(obj, pikepdf.String) and len(bytes(obj)) > 32767:
+            ins.fail(clause, "String longer than 32767 bytes.")
+        elif isinstance(obj, pikepdf.Name) and len(str(obj).encode("utf-8")) - 1 > 127:
+            ins.fail(clause, "Name longer than 127 bytes.")
+        elif isinstance(obj, pikepdf.Array) and len(obj) >= 2 and obj[0] == "/DeviceN" \
+                and isinstance(obj[1], pikepdf.Array) and len(obj[1]) > 32:
+            ins.fail(clause, "DeviceN colour space with more than 32 colorants.")
+    if len(ins.pdf.objects) > 8388607:
+        ins.fail(clause, "More than 8388607 indirect objects.")
+    for page in ins.pdf.pages:
+        for key in ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox"):
+            box = page.obj.get(key)
+            if isinstance(box, pikepdf.Array) and len(box) == 4:
+                try:
+                    x1, y1, x2, y2 = (float(v) for v in box)
+                except (TypeError, ValueError):
+                    continue
+                if ins.part >= 2 and not (3 <= abs(x2 - x1) <= 14400
+                                          and 3 <= abs(y2 - y1) <= 14400):
+                    ins.fail(clause, f"Page {key[1:]} size outside 3..14400 units.")
+        depth = 0
+        try:
+            ops = pikepdf.parse_content_stream(page)
+        except (pikepdf.PdfError, TypeError, ValueError):
+            continue
+        for item in ops:
+            op = str(getattr(item, "operator", ""))
+            if op == "q":
+                depth += 1
+                if depth > 28:
+                    ins.fail(clause, "Graphics state nesting (q) deeper than 28.")
+                    break
+            elif op == "Q":
+                depth -= 1
+
+
+RULES = (*RULES, check_limits)

@@ -65,3 +65,28 @@ def all_dicts(pdf: pikepdf.Pdf, limit: int = 200_000) -> Iterator[pikepdf.Dictio
                 continue
             stack.extend(c for c in children if isinstance(
                 c, (pikepdf.Dictionary, pikepdf.Array)) and not c.is_indirect)
+
+
+def all_objects(pdf: pikepdf.Pdf, limit: int = 500_000) -> Iterator[object]:
+    """Every value of the file as Python/pikepdf scalars and containers (bounded)."""
+    count = 0
+    for root in pdf.objects:
+        stack: list[object] = [root.stream_dict if isinstance(root, pikepdf.Stream) else root]
+        while stack and count < limit:
+            cur = stack.pop()
+            count += 1
+            if isinstance(cur, pikepdf.Dictionary):
+                yield cur
+                for key in cur.keys():  # noqa: SIM118 (pikepdf Dictionary)
+                    yield pikepdf.Name(key)
+                children = list(cur.values())
+            elif isinstance(cur, pikepdf.Array):
+                yield cur
+                children = list(cur)
+            else:
+                yield cur
+                continue
+            for c in children:
+                if isinstance(c, (pikepdf.Dictionary, pikepdf.Array)) and c.is_indirect:
+                    continue
+                stack.append(c)
