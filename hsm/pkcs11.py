@@ -107,11 +107,6 @@ class Pkcs11Keystore:
         self._public_keys: dict[str, keys.PublicKeyInfo] = {}
 
     # --- token reading --------------------------------------------------------
-    def _objects(self, attrs: dict[Attribute, Any]) -> list[Any]:
-        def _find(pooled: PooledSession) -> list[Any]:
-            return list(pooled.session.get_objects(attrs))
-        return self.pool.run(_find, what="list objects")
-
     def _certs(self) -> list[tuple[str, x509.Certificate]]:
         def _read(pooled: PooledSession) -> list[tuple[str, x509.Certificate]]:
             return [(str(o[Attribute.LABEL]), x509.Certificate.load(bytes(o[Attribute.VALUE])))
@@ -144,7 +139,6 @@ class Pkcs11Keystore:
         return found
 
     def _read_public_key(self, key_id: str) -> keys.PublicKeyInfo:
-
         def _read(pooled: PooledSession) -> keys.PublicKeyInfo | None:
             # always exhaust a search: an abandoned one is finalised later, from any thread
             found = list(pooled.session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY,
@@ -275,7 +269,10 @@ class Pkcs11Keystore:
                     id=key_id.encode(), label=key_id, store=True, public_template=public,
                     private_template={**private, Attribute.DERIVE: False})
             return _public_key_info(pub)
-        return self.pool.run(_gen, what="generate key")
+        public_key = self.pool.run(_gen, what="generate key")
+        with self._lock:
+            self._public_keys[key_id] = public_key
+        return public_key
 
     def store_certificate(self, key_id: str, cert: x509.Certificate,
                           chain: Sequence[x509.Certificate] = ()) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from asn1crypto import algos, keys
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, PSS, PKCS1v15
-from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from core.errors import InvalidInput
 from hsm.keystore import KeyStore
