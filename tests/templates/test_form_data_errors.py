@@ -92,3 +92,17 @@ def test_released_versions_are_frozen():
         for name, digest in files.items():
             actual = hashlib.sha256((directory / name).read_bytes()).hexdigest()
             assert actual == digest, f"{version}/{name} changed after release"
+
+
+def test_cli_list_and_render_with_preview(tmp_path: Path, capsys):
+    assert hsba(["forms", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {f["code"] for f in listed} == set(FORM_CODES)
+    out, png = tmp_path / "rx.pdf", tmp_path / "rx.png"
+    assert hsba(["forms", "render", "prescription", "--sample", "--out", str(out),
+                 "--preview-png", str(png), "--document-id", "DX-1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["document_id"] == "DX-1" and out.read_bytes().startswith(b"%PDF-1.7")
+    assert [f["name"] for f in result["signature_fields"]] == ["doctor"]
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert hsba(["pdfa", "check", str(out)]) == 0
