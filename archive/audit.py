@@ -146,33 +146,54 @@ class AuditChain:
         with Session(self.engine) as own, own.begin():
             return self._append(own, record)
 
-    def _append(self, session: Session, record: AuditRecord) -> AuditEntry:
-        if record.action not in ACTIONS:
-            raise InvalidInput("audit.unknown_action", f"Hành động không rõ: {record.action}",
-                               f"Unknown audit action: {record.action}")
-        details_json = _check_details(record.details)
+    def append_many(self, records: Sequence[AuditRecord],
+                    session: Session | None = None) -> list[AuditEntry]:
+        """Append several events under one lock of the head (one flush)."""
+        if session is not None:
+            return self._append(session, records)
+        with Session(self.engine) as own, own.begin():
+            return self._append(own, records)
+
+    def _append(self, session: Session, records: AuditRecord | Sequence[AuditRecord]
+                ) -> Any:
+        single = isinstance(records, AuditRecord)
+        batch = [records] if isinstance(records, AuditRecord) else list(records)
+        prepared = []
+        for record in batch:
+            if record.action not in ACTIONS:
+                raise InvalidInput("audit.unknown_action",
+                                   f"Hành động không rõ: {record.action}",
+                                   f"Unknown audit action: {record.action}")
+            prepared.append((record, _check_details(record.details)))
         if self.engine.dialect.name == "sqlite":
             # Take SQLite's write lock before reading the head (no FOR UPDATE there).
             session.execute(update(AuditHead).where(AuditHead.id == 1)
                             .values(seq=AuditHead.seq))
         head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+            .execution_options(populate_existing=True)).scalar_one_or_none()
         if head is None:
             head = AuditHead(id=1, seq=0, hash=GENESIS)
             session.add(head)
             session.flush()
-        seq = head.seq + 1
-        at = record.at or datetime.now(UTC)
-        digest = entry_hash(seq, head.hash, at, record.tenant_id, record.actor_id, record.action,
-                            record.object_id, details_json)
-        session.add(AuditEvent(seq=seq, prev_hash=head.hash, at=at, tenant_id=record.tenant_id,
-                               actor_id=record.actor_id, action=record.action,
-                               object_id=record.object_id, details=details_json, hash=digest))
-        entry = AuditEntry(seq, head.hash, at, record.tenant_id, record.actor_id, record.action,
-                           record.object_id, dict(record.details), digest)
-        head.seq, head.hash = seq, digest
+        seq, prev = head.seq, head.hash
+        entries = []
+        for record, details_json in prepared:
+            seq += 1
+            at = record.at or datetime.now(UTC)
+            digest = entry_hash(seq, prev, at, record.tenant_id, record.actor_id, record.action,
+                                record.object_id, details_json)
+            session.add(AuditEvent(seq=seq, prev_hash=prev, at=at, tenant_id=record.tenant_id,
+                                   actor_id=record.actor_id, action=record.action,
+                                   object_id=record.object_id, details=details_json,
+                                   hash=digest))
+            entries.append(AuditEntry(seq, prev, at, record.tenant_id, record.actor_id,
+                                      record.action, record.object_id, dict(record.details),
+                                      digest))
+            prev = digest
+        head.seq, head.hash = seq, prev
         session.flush()
-        return entry
+        return entries[0] if single else entries
 
     # -- queries --------------------------------------------------------------------------
     def who_viewed(self, document_id: str) -> list[ViewRecord]:

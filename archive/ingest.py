@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,7 +148,7 @@ class Archiver:
         for attempt in range(5):
             try:
                 with self.index.sessions() as s, s.begin():
-                    return [self._intent(s, it) for it in items]
+                    return self._intents(s, items)
             except IntegrityError:
                 if attempt == 4:
                     raise Conflict("archive.version_race",
@@ -156,100 +156,152 @@ class Archiver:
                                    "Version number race while archiving; retry.") from None
         raise AssertionError("unreachable")
 
-    def _intent(self, s: Session, it: IngestItem) -> PendingIngest | IngestReceipt:
-        digest = sha256_hex(it.data)
-        same = s.execute(select(DocumentVersion).where(
-            DocumentVersion.document_id == it.document_id,
-            DocumentVersion.sha256 == digest, DocumentVersion.media == it.media)).scalar()
-        if same is not None:
-            return IngestReceipt(it.document_id, same.n, same.object_key, digest, same.size, True)
-        pending = s.execute(select(PendingIngest).where(
-            PendingIngest.document_id == it.document_id, PendingIngest.sha256 == digest)).scalar()
-        if pending is not None:
-            return pending
-        doc = s.get(Document, it.document_id)
-        top_version = doc.current_version if doc else 0
-        top_pending = s.execute(select(func.max(PendingIngest.n)).where(
-            PendingIngest.document_id == it.document_id)).scalar() or 0
-        n = max(top_version, top_pending) + 1
+    def _intents(self, s: Session, items: Sequence[IngestItem]
+                 ) -> list[PendingIngest | IngestReceipt]:
+        """Intents for a batch with a fixed number of queries, whatever its size."""
+        ids = sorted({it.document_id for it in items})
+        versions = {(v.document_id, v.sha256, v.media): v for v in s.execute(
+            select(DocumentVersion).where(DocumentVersion.document_id.in_(ids))).scalars()}
+        pendings = list(s.execute(select(PendingIngest)
+                                  .where(PendingIngest.document_id.in_(ids))).scalars())
+        by_sha = {(p.document_id, p.sha256): p for p in pendings}
+        top: dict[str, int] = {}
+        for p in pendings:
+            top[p.document_id] = max(top.get(p.document_id, 0), p.n)
+        docs = {d.id: d for d in s.execute(select(Document).where(Document.id.in_(ids)))
+                .scalars()}
         now = datetime.now(UTC)
-        ym = (doc.key_year, doc.key_month) if doc else (now.year, now.month)
-        key = object_key(it.meta.tenant_id, ym, it.document_id, n, digest, it.media)
-        p = PendingIngest(id=uuid.uuid4().hex, document_id=it.document_id, n=n,
-                          tenant_id=it.meta.tenant_id, object_key=key, sha256=digest,
-                          size=len(it.data), state="intent", payload=_payload(it))
-        s.add(p)
+        out: list[PendingIngest | IngestReceipt] = []
+        for it in items:
+            digest = sha256_hex(it.data)
+            same = versions.get((it.document_id, digest, it.media))
+            if same is not None:
+                out.append(IngestReceipt(it.document_id, same.n, same.object_key, digest,
+                                         same.size, True))
+                continue
+            pending = by_sha.get((it.document_id, digest))
+            if pending is not None:
+                out.append(pending)
+                continue
+            doc = docs.get(it.document_id)
+            n = max(doc.current_version if doc else 0, top.get(it.document_id, 0)) + 1
+            top[it.document_id] = n
+            ym = (doc.key_year, doc.key_month) if doc else (now.year, now.month)
+            key = object_key(it.meta.tenant_id, ym, it.document_id, n, digest, it.media)
+            p = PendingIngest(id=uuid.uuid4().hex, document_id=it.document_id, n=n,
+                              tenant_id=it.meta.tenant_id, object_key=key, sha256=digest,
+                              size=len(it.data), state="intent", payload=_payload(it),
+                              created_at=now)
+            s.add(p)
+            by_sha[(it.document_id, digest)] = p
+            out.append(p)
         s.flush()
-        return p
+        return out
 
     # -- step 2: object -----------------------------------------------------------------
     def _store(self, p: PendingIngest, data: bytes) -> None:
         until = lock_date(_retain(p.payload["meta"]))
-        if self.store.exists(p.object_key):
+        try:
+            self.store.put(p.object_key, data, retain_until=until)
+        except ArchiveError as e:
+            if e.code != "archive.locked" or not self.store.exists(p.object_key):
+                raise
+            # Stored by an earlier attempt (same key, same sha256): check it is intact.
             check_content(p.object_key, self.store.get(p.object_key), p.sha256)
-            return
-        self.store.put(p.object_key, data, retain_until=until)
 
     # -- step 3: rows + audit -------------------------------------------------------------
     def _commit(self, s: Session, p: PendingIngest) -> IngestReceipt:
-        """Index rows and audit event for an intent whose object is stored (idempotent)."""
-        existing = s.execute(select(DocumentVersion).where(
-            DocumentVersion.object_key == p.object_key)).scalar()
-        if existing is not None:
-            s.delete(p)
-            return IngestReceipt(p.document_id, existing.n, p.object_key, p.sha256, p.size, True)
-        pl = p.payload
-        meta = pl["meta"]
-        if s.get(Tenant, meta["tenant_id"]) is None:
-            s.add(Tenant(id=meta["tenant_id"], name=meta.get("tenant_name") or meta["tenant_id"]))
+        """Index rows and audit event for one intent whose object is stored (idempotent)."""
+        return self._commit_many(s, [p])[0]
+
+    def _commit_many(self, s: Session, batch: Sequence[PendingIngest]) -> list[IngestReceipt]:
+        """Index rows and audit events for stored intents, in the caller's transaction.
+
+        A fixed number of queries per batch; rows of one table go in one flush.
+        """
+        keys = [p.object_key for p in batch]
+        existing = {v.object_key: v for v in s.execute(
+            select(DocumentVersion).where(DocumentVersion.object_key.in_(keys))).scalars()}
+        tenant_ids = {p.payload["meta"]["tenant_id"] for p in batch}
+        known_tenants = set(s.execute(select(Tenant.id).where(Tenant.id.in_(tenant_ids)))
+                            .scalars())
+        new_tenants = {p.payload["meta"]["tenant_id"]: p.payload["meta"].get("tenant_name")
+                       for p in batch if p.payload["meta"]["tenant_id"] not in known_tenants}
+        if new_tenants:
+            s.add_all(Tenant(id=t, name=name or t) for t, name in new_tenants.items())
             s.flush()
-        ts_exp = (datetime.fromisoformat(pl["last_timestamp_expiry"])
-                  if pl.get("last_timestamp_expiry") else None)
-        doc = s.get(Document, p.document_id)
-        created = doc is None
-        if doc is None:
-            now = datetime.now(UTC)
-            doc = Document(
-                id=p.document_id, tenant_id=meta["tenant_id"], key_year=now.year,
-                key_month=now.month, current_version=0, legal_hold=False,
-                retention_class=meta["retention_class"], retain_until=_retain(meta),
-            )
-            s.add(doc)
-        for name in ("patient_ref", "patient_cccd", "patient_bhyt", "encounter_ref", "form_code",
-                     "form_version", "department", "status", "closed_year", "policy_version"):
-            value = meta.get(name)
-            if value is not None or created:
-                setattr(doc, name, value)
-        doc.current_version = max(doc.current_version, p.n)
-        if ts_exp is not None and p.n >= doc.current_version:
-            doc.last_timestamp_expiry = ts_exp
-        s.add(DocumentVersion(document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"),
-                              sha256=p.sha256, object_key=p.object_key, size=p.size,
-                              reason=pl["reason"], last_timestamp_expiry=ts_exp))
-        signers = {v for sig in pl["signatures"]
-                   for v in (sig.get("practitioner_id"), sig["signer_subject"]) if v}
-        if signers and not created:
-            signers -= set(s.execute(select(DocumentSigner.signer).where(
-                DocumentSigner.document_id == p.document_id)).scalars())
-        if created:
-            s.flush()  # the document row before rows that reference it
-        for value in sorted(signers):
-            s.add(DocumentSigner(tenant_id=doc.tenant_id, signer=value,
-                                 created_at=doc.created_at, document_id=p.document_id))
-        for sig in pl["signatures"]:
-            s.add(Signature(document_id=p.document_id, version_n=p.n, field=sig["field"],
-                            role=sig["role"], signer_subject=sig["signer_subject"],
-                            practitioner_id=sig.get("practitioner_id"), method=sig["method"],
-                            level=sig["level"], signed_at=datetime.fromisoformat(sig["signed_at"]),
-                            policy_version=sig.get("policy_version")))
-        s.delete(p)
+        doc_ids = sorted({p.document_id for p in batch})
+        docs = {d.id: d for d in s.execute(select(Document).where(Document.id.in_(doc_ids)))
+                .scalars()}
+        signers_known: set[tuple[str, str]] = set(s.execute(
+            select(DocumentSigner.document_id, DocumentSigner.signer)
+            .where(DocumentSigner.document_id.in_(doc_ids))).tuples())
+        now = datetime.now(UTC)
+        receipts: list[IngestReceipt] = []
+        audits: list[AuditRecord] = []
+        rows: list[Any] = []
+        for p in batch:
+            done = existing.get(p.object_key)
+            if done is not None:
+                s.delete(p)
+                receipts.append(IngestReceipt(p.document_id, done.n, p.object_key, p.sha256,
+                                              p.size, True))
+                continue
+            pl = p.payload
+            meta = pl["meta"]
+            ts_exp = (datetime.fromisoformat(pl["last_timestamp_expiry"])
+                      if pl.get("last_timestamp_expiry") else None)
+            doc = docs.get(p.document_id)
+            created = doc is None
+            if doc is None:
+                doc = Document(
+                    id=p.document_id, tenant_id=meta["tenant_id"], key_year=now.year,
+                    key_month=now.month, current_version=0, legal_hold=False,
+                    retention_class=meta["retention_class"], retain_until=_retain(meta),
+                    created_at=now, updated_at=now,
+                )
+                docs[p.document_id] = doc
+                s.add(doc)
+            for name in ("patient_ref", "patient_cccd", "patient_bhyt", "encounter_ref",
+                         "form_code", "form_version", "department", "status", "closed_year",
+                         "policy_version"):
+                value = meta.get(name)
+                if value is not None or created:
+                    setattr(doc, name, value)
+            doc.current_version = max(doc.current_version, p.n)
+            if ts_exp is not None and p.n >= doc.current_version:
+                doc.last_timestamp_expiry = ts_exp
+            rows.append(DocumentVersion(
+                document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"), sha256=p.sha256,
+                object_key=p.object_key, size=p.size, reason=pl["reason"],
+                last_timestamp_expiry=ts_exp, created_at=now))
+            for sig in pl["signatures"]:
+                rows.append(Signature(
+                    document_id=p.document_id, version_n=p.n, field=sig["field"],
+                    role=sig["role"], signer_subject=sig["signer_subject"],
+                    practitioner_id=sig.get("practitioner_id"), method=sig["method"],
+                    level=sig["level"], signed_at=datetime.fromisoformat(sig["signed_at"]),
+                    policy_version=sig.get("policy_version")))
+                for value in (sig.get("practitioner_id"), sig["signer_subject"]):
+                    if value and (p.document_id, value) not in signers_known:
+                        signers_known.add((p.document_id, value))
+                        rows.append(DocumentSigner(tenant_id=doc.tenant_id, signer=value,
+                                                   created_at=doc.created_at,
+                                                   document_id=p.document_id))
+            s.delete(p)
+            audits.append(AuditRecord(
+                actor_id=pl["actor_id"], action="create" if created else "archive",
+                object_id=p.document_id, tenant_id=meta["tenant_id"],
+                details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
+                         "reason": pl["reason"], "form_code": meta["form_code"]}))
+            receipts.append(IngestReceipt(p.document_id, p.n, p.object_key, p.sha256, p.size,
+                                          False))
+        s.flush()  # documents before the rows that reference them
+        s.add_all(rows)
         s.flush()
-        self.audit.append(AuditRecord(
-            actor_id=pl["actor_id"], action="create" if created else "archive",
-            object_id=p.document_id, tenant_id=meta["tenant_id"],
-            details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
-                     "reason": pl["reason"], "form_code": meta["form_code"]}), session=s)
-        return IngestReceipt(p.document_id, p.n, p.object_key, p.sha256, p.size, False)
+        if audits:
+            self.audit.append_many(audits, session=s)
+        return receipts
 
     # -- public ---------------------------------------------------------------------------
     def archive_document(self, item: IngestItem) -> IngestReceipt:
@@ -275,15 +327,20 @@ class Archiver:
         receipts: list[IngestReceipt | None] = [r if isinstance(r, IngestReceipt) else None
                                                 for r in results]
         with self.index.sessions() as s, s.begin():
-            for i, p in todo:
-                row = s.get(PendingIngest, p.id)
-                if row is None:  # completed meanwhile by reconcile
-                    v = s.execute(select(DocumentVersion).where(
-                        DocumentVersion.object_key == p.object_key)).scalar_one()
+            live = {r.id: r for r in s.execute(select(PendingIngest).where(
+                PendingIngest.id.in_([p.id for _, p in todo]))).scalars()}
+            gone = [(i, p) for i, p in todo if p.id not in live]
+            if gone:  # completed meanwhile by reconcile
+                done = {v.object_key: v for v in s.execute(select(DocumentVersion).where(
+                    DocumentVersion.object_key.in_([p.object_key for _, p in gone]))).scalars()}
+                for i, p in gone:
+                    v = done[p.object_key]
                     receipts[i] = IngestReceipt(p.document_id, v.n, v.object_key, v.sha256,
                                                 v.size, True)
-                    continue
-                receipts[i] = self._commit(s, row)
+            mine = [(i, live[p.id]) for i, p in todo if p.id in live]
+            for (i, _), receipt in zip(mine, self._commit_many(s, [r for _, r in mine]),
+                                       strict=True):
+                receipts[i] = receipt
             _crash_point("before_commit")
         _crash_point("after_commit")
         out = [r for r in receipts if r is not None]
