@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,33 +88,13 @@ class TokenParams:
     module: str
     label: str
     user_pin: str
-    shared: bool
-    """True: the infra's shared SoftHSM2 token (``test_services``); False: a local one."""
 
 
 @pytest.fixture(scope="session")
-def hsm_token(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenParams]:
-    """A real SoftHSM2 token: the shared one from ``test_services`` when that fixture
-    exists, else a token initialised here in a temporary directory."""
-    try:
-        svc = request.getfixturevalue("test_services")
-    except pytest.FixtureLookupError:
-        svc = None
-    if svc is not None:
-        yield TokenParams(svc.pkcs11_module, svc.pkcs11_token_label, svc.pkcs11_user_pin, True)
-        return
-    d = tmp_path_factory.mktemp("softhsm")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOFTHSM2_CONF", str(conf))
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsba-hsm-tests",
-                        "--pin", "1234", "--so-pin", "123456"], check=True,
-                       stdout=subprocess.DEVNULL)
-        yield TokenParams("/usr/lib/softhsm/libsofthsm2.so", "hsba-hsm-tests", "1234", False)
+def hsm_token(test_services) -> TokenParams:  # type: ignore[no-untyped-def]
+    """The shared SoftHSM2 token of the test services (keys generated on it)."""
+    return TokenParams(test_services.pkcs11_module, test_services.pkcs11_token_label,
+                       test_services.pkcs11_user_pin)
 
 
 def _labels(pooled) -> set[str]:  # type: ignore[no-untyped-def]

@@ -119,6 +119,7 @@ def test_weak_or_unknown_algorithms_are_refused(keystore: KeyStore, pid: str,
     assert pid not in {k.key_id for k in keystore.list_keys()}
 
 
+@pytest.mark.services
 def test_pkcs11_enrolment_generates_on_the_token(request: pytest.FixtureRequest,
                                                  dev_pki: DevPki, pid: str) -> None:
     ks: Pkcs11Keystore = request.getfixturevalue("token_keystore")
@@ -131,7 +132,3 @@ def test_pkcs11_enrolment_generates_on_the_token(request: pytest.FixtureRequest,
         return (key[Attribute.LOCAL], key[Attribute.NEVER_EXTRACTABLE],
                 key[Attribute.ALWAYS_SENSITIVE], bytes(key[Attribute.ID]))
     assert ks.pool.run(inspect, what="inspect") == (True, True, True, pid.encode())
-
-
-test_pkcs11_enrolment_generates_on_the_token = pytest.mark.services(
-    test_pkcs11_enrolment_generates_on_the_token)
