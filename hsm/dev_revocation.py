@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from asn1crypto import cms, core, crl, keys, ocsp, x509
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from pyhanko.sign import general
 from pyhanko.sign.general import simple_cms_attribute
@@ -80,15 +80,12 @@ class LocalDevTsa(DummyTimeStamper):
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
     ) -> tuple[bytes, cms.CMSAttributes]:
         md = get_pyca_cryptography_hash(md_algorithm)
-        from cryptography.hazmat.primitives import hashes
-
         h = hashes.Hash(md)
         h.update(tst_info_data)
         signed_attrs = cms.CMSAttributes([  # same attributes as pyHanko's DummyTimeStamper
             _attr("content_type", "tst_info"),
             _attr("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-            _attr("signing_certificate",
-                                 general.as_signing_certificate(self.tsa_cert)),
+            _attr("signing_certificate", general.as_signing_certificate(self.tsa_cert)),
             _attr("message_digest", h.finalize()),
         ])
         signature = self._key.sign(signed_attrs.dump(), PKCS1v15(), md)
