@@ -36,7 +36,7 @@ from pyhanko_certvalidator.fetchers.api import (
 )
 from pyhanko_certvalidator.util import get_ocsp_urls, issuer_serial
 
-from core.errors import SigningError, UnavailableError
+from core.errors import HsbaError, SigningError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ __all__ = [
     "RevinfoCache",
     "RevocationSource",
     "check_signer_status",
+    "status_error",
 ]
 
 
@@ -264,43 +265,47 @@ async def check_signer_status(
     who = _subject(signing_cert)
     try:
         await validator.async_validate_usage(key_usage=set(key_usage))  # type: ignore[no-untyped-call]
-    except cv_errors.RevokedError as e:
-        raise SigningError(
-            "sign.certificate_revoked",
-            "Chứng thư số của người ký đã bị thu hồi; không thể ký.",
-            "The signer's certificate has been revoked; signing refused.",
-            details={"certificate": who},
-        ) from e
-    except cv_errors.ExpiredError as e:
-        raise SigningError(
-            "sign.certificate_expired",
-            "Chứng thư số của người ký đã hết hạn; không thể ký.",
-            "The signer's certificate has expired; signing refused.",
-            details={"certificate": who},
-        ) from e
-    except cv_errors.NotYetValidError as e:
-        raise SigningError(
-            "sign.certificate_not_yet_valid",
-            "Chứng thư số của người ký chưa có hiệu lực; không thể ký.",
-            "The signer's certificate is not yet valid; signing refused.",
-            details={"certificate": who},
-        ) from e
-    except (cv_errors.InsufficientRevinfoError, cv_errors.OCSPFetchError,
-            cv_errors.CRLFetchError) as e:
-        raise UnavailableError(
-            "sign.revocation_unavailable",
-            "Không kiểm tra được trạng thái chứng thư số (OCSP/CRL không trả lời); không thể ký.",
-            "The certificate status could not be checked (no OCSP/CRL answer); signing refused.",
-            details={"certificate": who, "reason": str(e)},
-        ) from e
-    except (cv_errors.PathBuildingError, cv_errors.PathValidationError,
-            cv_errors.InvalidCertificateError) as e:
-        raise SigningError(
-            "sign.certificate_untrusted",
-            "Chứng thư số của người ký không hợp lệ hoặc không thuộc chuỗi tin cậy.",
-            "The signer's certificate is invalid or not issued under a trusted root.",
-            details={"certificate": who, "reason": str(e)},
-        ) from e
+    except Exception as e:
+        mapped = status_error(e, signing_cert)
+        if mapped is None:
+            raise
+        raise mapped from e
     log.debug("signer certificate %s is good", who)
 
 
+
+
+def status_error(exc: BaseException, signing_cert: x509.Certificate) -> HsbaError | None:
+    """The hsba error for a certificate-validation failure of the signer (``None``
+    if ``exc`` is not one): revoked / expired / not yet valid / unverifiable / untrusted."""
+    who = {"certificate": _subject(signing_cert)}
+    if isinstance(exc, cv_errors.RevokedError):
+        return SigningError(
+            "sign.certificate_revoked",
+            "Chứng thư số của người ký đã bị thu hồi; không thể ký.",
+            "The signer's certificate has been revoked; signing refused.", details=who)
+    if isinstance(exc, cv_errors.ExpiredError):
+        return SigningError(
+            "sign.certificate_expired",
+            "Chứng thư số của người ký đã hết hạn; không thể ký.",
+            "The signer's certificate has expired; signing refused.", details=who)
+    if isinstance(exc, cv_errors.NotYetValidError):
+        return SigningError(
+            "sign.certificate_not_yet_valid",
+            "Chứng thư số của người ký chưa có hiệu lực; không thể ký.",
+            "The signer's certificate is not yet valid; signing refused.", details=who)
+    if isinstance(exc, (cv_errors.InsufficientRevinfoError, cv_errors.OCSPFetchError,
+                        cv_errors.CRLFetchError)):
+        return UnavailableError(
+            "sign.revocation_unavailable",
+            "Không kiểm tra được trạng thái chứng thư số (OCSP/CRL không trả lời); không thể ký.",
+            "The certificate status could not be checked (no OCSP/CRL answer); signing refused.",
+            details={**who, "reason": str(exc)})
+    if isinstance(exc, (cv_errors.PathBuildingError, cv_errors.PathValidationError,
+                        cv_errors.InvalidCertificateError)):
+        return SigningError(
+            "sign.certificate_untrusted",
+            "Chứng thư số của người ký không hợp lệ hoặc không thuộc chuỗi tin cậy.",
+            "The signer's certificate is invalid or not issued under a trusted root.",
+            details={**who, "reason": str(exc)})
+    return None

@@ -39,7 +39,7 @@ from core.errors import Conflict, HsbaError, InvalidInput, SigningError, Unavail
 from signer.algorithms import AlgorithmPolicy, check_key_and_digest, describe_key
 from signer.appearance import appearance_text, stamp_style
 from signer.request import LEVELS, SignRequest
-from signer.revocation import RevocationSource, check_signer_status
+from signer.revocation import RevocationSource, check_signer_status, status_error
 from signer.timestamps import timestamper_for
 
 log = logging.getLogger(__name__)
@@ -193,12 +193,13 @@ async def async_sign_pdf(
     _check_field(writer, request)
 
     context = revocation.validation_context() if revocation is not None else None
-    if context is not None:
-        await check_signer_status(
-            cert, context, intermediates=list(signer.cert_registry)
-        )
-    else:
+    if context is None:
         _check_validity_period(cert)
+    elif not request.needs_revinfo:
+        await check_signer_status(cert, context, intermediates=list(signer.cert_registry))
+    # else: B-LT/B-LTA — pyHanko's pre-signing validation checks the same path
+    # with the same context (OCSP, else CRL) before anything is written; its
+    # failure is mapped below, so the certificate is not validated twice.
 
     now = datetime.now(UTC)
     meta = PdfSignatureMetadata(
@@ -253,6 +254,9 @@ async def async_sign_pdf(
     except HsbaError:
         raise
     except PyHankoSigningError as e:
+        mapped = status_error(e.__cause__, cert) if e.__cause__ is not None else None
+        if mapped is not None:
+            raise mapped from e
         raise _refuse(
             "sign.failed",
             "Không tạo được chữ ký số.",
