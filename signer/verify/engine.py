@@ -17,6 +17,7 @@ from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import (
@@ -61,6 +62,40 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, list[Finding]]:
         return r, [Finding("xref.repaired", "modified",
                            f"Tệp chỉ đọc được ở chế độ sửa lỗi (cấu trúc hỏng: {msg}); nội dung có thể khác với nội dung đã ký.",
                            f"The file can only be read in repair mode (broken structure: {msg}); content may differ from what was signed.")]
+
+
+def _shared_signatures(reader: PdfFileReader) -> dict[str, EmbeddedPdfSignature]:
+    """pyHanko's own (cached) signature objects for this reader, by field name.
+
+    pyHanko's LTA process walks every signature of the file again for each
+    signature it validates; sharing the objects and computing each one's
+    integrity (difference analysis) once keeps the cost linear in the number
+    of signatures instead of quadratic, with the same results."""
+    try:
+        sigs = list(reader.embedded_signatures)
+    except Exception:  # noqa: BLE001 - a malformed one: fall back to per-field reading
+        return {}
+    for emb in sigs:
+        _memoize_integrity(emb)
+    return {emb.field_name: emb for emb in sigs}
+
+
+def _memoize_integrity(emb: EmbeddedPdfSignature) -> EmbeddedPdfSignature:
+    if getattr(emb, "_hsba_memo", False):
+        return emb
+    compute = emb.compute_integrity_info
+    done: set[tuple[int, bool]] = set()
+
+    def once(diff_policy: Any = None, skip_diff: bool = False) -> None:
+        key = (id(diff_policy or DEFAULT_DIFF_POLICY), skip_diff)
+        if key in done:
+            return
+        compute(diff_policy, skip_diff=skip_diff)
+        done.add(key)
+
+    emb.compute_integrity_info = once  # type: ignore[method-assign]
+    emb._hsba_memo = True  # type: ignore[attr-defined]
+    return emb
 
 
 def _registered_offsets(reader: PdfFileReader) -> set[int]:
@@ -176,9 +211,11 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
     dss_rev, dss_has_revinfo = _dss_revision(reader)
     embedded: list[EmbeddedPdfSignature] = []
     broken: list[SignatureReport] = []
+    shared = _shared_signatures(reader)
     for fq_name, _sig_obj, sig_field in fields:
         try:
-            embedded.append(EmbeddedPdfSignature(reader, sig_field, fq_name))
+            emb = shared.get(fq_name) or EmbeddedPdfSignature(reader, sig_field, fq_name)
+            embedded.append(_memoize_integrity(emb))
         except Exception as e:  # noqa: BLE001 - malformed CMS, missing entries...
             msg = (str(e) or type(e).__name__)[:200]
             broken.append(failed_signature(

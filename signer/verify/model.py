@@ -106,6 +106,14 @@ class SignatureReport:
     signed_revision: int | None = None
     """0-based revision of the file that this signature signs."""
 
+    def __post_init__(self) -> None:
+        # pyHanko's PDF strings subclass str and hold the whole reader: keep
+        # plain values so reports pickle and serialise cheaply.
+        for name in ("field_name", "signer", "role", "reason", "location"):
+            v = getattr(self, name)
+            if v is not None and type(v) is not str:
+                object.__setattr__(self, name, str(v))
+
     @property
     def passed(self) -> bool:
         return self.indication == "TOTAL_PASSED"

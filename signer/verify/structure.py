@@ -157,17 +157,58 @@ def tail_findings(pdf: bytes, signed_end: int, registered_offsets: set[int],
     return found
 
 
+def _der_ok(data: bytes, pos: int, end: int, depth: int) -> bool:
+    """Walk TLVs: definite, minimally encoded lengths that nest exactly,
+    minimal INTEGERs, canonical BOOLEANs (the DER rules forgers break)."""
+    if depth > 64:
+        return False
+    while pos < end:
+        tag = data[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:  # high tag number form
+            while pos < end and data[pos] & 0x80:
+                pos += 1
+            pos += 1
+        if pos >= end:
+            return False
+        first = data[pos]
+        pos += 1
+        if first < 0x80:
+            length = first
+        elif first == 0x80 or first == 0xFF:
+            return False  # indefinite length (BER) or reserved
+        else:
+            n = first & 0x7F
+            if n > 4 or pos + n > end or data[pos] == 0:
+                return False
+            length = int.from_bytes(data[pos:pos + n], "big")
+            pos += n
+            if length < 0x80:
+                return False  # long form where the short form fits
+        if pos + length > end:
+            return False
+        if tag & 0x20 and not _der_ok(data, pos, pos + length, depth + 1):
+            return False
+        if tag == 0x02 and length > 1 and (
+            (data[pos] == 0 and data[pos + 1] < 0x80) or (data[pos] == 0xFF and data[pos + 1] >= 0x80)
+        ):
+            return False  # INTEGER not minimally encoded
+        if tag == 0x01 and (length != 1 or data[pos] not in (0, 0xFF)):
+            return False  # BOOLEAN must be 00 or FF
+        pos += length
+    return pos == end
+
+
 def cms_der_finding(contents: bytes) -> Finding | None:
     """ISO 32000 asks for a DER-encoded signature container. A BER or
     non-minimal encoding lets two parsers read different things."""
-    from asn1crypto import cms, parser
+    from asn1crypto import parser
 
     try:
         _, _, _, header, body, trailer = parser.parse(contents)
-        raw = contents[: len(header) + len(body) + len(trailer)]
-        if cms.ContentInfo.load(raw).dump(force=True) == raw:
+        if _der_ok(contents, 0, len(header) + len(body) + len(trailer), 0):
             return None
-    except Exception:  # noqa: BLE001 - unparseable counts as not DER
+    except ValueError:  # unparseable counts as not DER
         pass
     return _f("cms.not_der", "fatal",
               "Khối chữ ký CMS không được mã hóa DER đúng chuẩn (dị dạng).",

@@ -76,16 +76,25 @@ def sign(pdf: bytes, pki: TestPki, *, who: str = "doctor", field: str = "doctor"
         validation_context=vc,
     )
     w = IncrementalPdfFileWriter(BytesIO(pdf))
+    existing = {name for name, _, _ in fields.enumerate_sig_fields(w.prev)}
     out = signers.sign_pdf(
         w, meta, signer=signer,
         timestamper=tsa if level != "B-B" else None,
-        new_field_spec=fields.SigFieldSpec(field, box=box),
+        new_field_spec=None if field in existing else fields.SigFieldSpec(field, box=box),
     )
     if level != "B-LTA":
         return out.getvalue()
     ts_out = signers.PdfTimeStamper(tsa).timestamp_pdf(
         IncrementalPdfFileWriter(out), "sha256", validation_context=vc)
     return ts_out.getvalue()
+
+
+def with_signature_fields(pdf: bytes, boxes: dict[str, tuple[int, int, int, int]]) -> bytes:
+    """Lay out empty signature fields in advance, as hsba's form templates do."""
+    w = _writer(pdf)
+    for name, box in boxes.items():
+        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box))
+    return _finish(w)
 
 
 def _writer(pdf: bytes) -> IncrementalPdfFileWriter:

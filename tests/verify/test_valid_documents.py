@@ -37,9 +37,12 @@ def test_doctor_without_revocation_data_offline_is_indeterminate(pki: TestPki) -
 
 
 def test_second_signature_is_allowed_change(pki: TestPki) -> None:
-    doc = documents.sign(documents.base_form(), pki, who="nurse", field="nurse", level="B-T")
-    doc = documents.sign(doc, pki, who="nurse", field="head_of_department", level="B-T",
-                         box=(300, 60, 500, 120))
+    """hsba's flow: fields laid out by the template, the first signer certifies
+    (DocMDP 2), the next one signs an empty field: an allowed change."""
+    base = documents.with_signature_fields(documents.base_form(), {
+        "nurse": (60, 60, 260, 120), "head_of_department": (300, 60, 500, 120)})
+    doc = documents.sign(base, pki, who="nurse", field="nurse", level="B-T", certify=True)
+    doc = documents.sign(doc, pki, who="nurse", field="head_of_department", level="B-T")
     rep = verify_pdf(doc, trust_roots=[pki.root], offline=True)
     assert rep.verdict == "VALID_WITH_ALLOWED_CHANGES", [s.findings for s in rep.signatures]
     assert rep.signatures[0].changes == "FORM_FILLING"
