@@ -81,10 +81,11 @@ def main() -> int:
     for n in (1, 3, 10):
         pdf = build(n, pki)
         check = verify_pdf(pdf, trust_roots=[pki.root], offline=True)
-        base = timed(lambda: pyhanko_only(pdf, pki.root), args.repeat)
-        inproc = timed(lambda: analyse(pdf, trust_roots=[pki.root], offline=True, check_pdfa=False),
+        base = timed(lambda pdf=pdf: pyhanko_only(pdf, pki.root), args.repeat)
+        inproc = timed(lambda pdf=pdf: analyse(pdf, trust_roots=[pki.root], offline=True,
+                                               check_pdfa=False), args.repeat)
+        worker = timed(lambda pdf=pdf: verify_pdf(pdf, trust_roots=[pki.root], offline=True),
                        args.repeat)
-        worker = timed(lambda: verify_pdf(pdf, trust_roots=[pki.root], offline=True), args.repeat)
         rows.append((n, check.verdict, base, inproc, worker))
     one = rows[0]
     print(f"{'sigs':>4} {'verdict':<27} {'pyHanko files/s':>15} {'hsba in-proc f/s':>16} "

@@ -153,7 +153,7 @@ def _validate_doc_timestamp(emb: EmbeddedPdfSignature, trust_roots: list[x509.Ce
         signing_time=st.timestamp.astimezone(UTC).isoformat(), claimed_time=None,
         proven_time=st.timestamp.astimezone(UTC).isoformat(), time_source="timestamp",
         integrity=bool(ok), digest_ok=bool(st.intact), signature_ok=bool(st.valid),
-        coverage=cov if cov in ("ENTIRE_FILE", "ENTIRE_REVISION") else "PARTIAL",
+        coverage=cov if cov in ("ENTIRE_FILE", "ENTIRE_REVISION") else "PARTIAL",  # type: ignore[arg-type]
         changes=getattr(level, "name", "UNKNOWN"), docmdp=None, docmdp_ok=st.docmdp_ok,
         fieldmdp_ok=None, trusted=bool(st.trusted),
         certificate_path=tuple(c.subject.human_friendly for c in reversed(list(st.validation_path)))
@@ -196,15 +196,16 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except Exception as e:  # noqa: BLE001 - parser failure of any kind
         msg = (str(e) or type(e).__name__)[:300]
-        rep = parse_error(pdf, f"Chi tiết: {msg}", f"Details: {msg}", lang, offline=offline)
+        failed = parse_error(pdf, f"Chi tiết: {msg}", f"Details: {msg}", lang, offline=offline)
         if b"/ByteRange" in pdf:
             # A signed file whose structure no longer parses was damaged or
             # manipulated after signing: not valid, whatever the parser says.
             from dataclasses import replace
             vi, en = explain.VERDICTS["INVALID"]
-            rep = replace(rep, verdict="INVALID", message_vi=f"{vi} Tệp đã ký bị hỏng cấu trúc: {msg}",
-                          message_en=f"{en} The signed file's structure is broken: {msg}")
-        return rep
+            failed = replace(failed, verdict="INVALID",
+                             message_vi=f"{vi} Tệp đã ký bị hỏng cấu trúc: {msg}",
+                             message_en=f"{en} The signed file's structure is broken: {msg}")
+        return failed
     revisions = reader.xrefs.total_revisions
     pdfa = _pdfa_status(pdf) if check_pdfa else PdfaStatus("NOT_CHECKED")
     setup = make_setup(trust_roots, at, offline)

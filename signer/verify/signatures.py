@@ -203,10 +203,10 @@ async def run_ades(emb: EmbeddedPdfSignature, setup: ValidationSetup,
         return await ades_lta_validation(emb, setup.spec, timing_info=setup.timing)
     sig_spec = setup.spec.signature_validation_spec
     spec = dataclasses.replace(sig_spec, local_knowledge=dss_local_knowledge(emb.reader))
-    kwargs: dict[str, Any] = dict(
-        timing_info=setup.timing, raw_digest=emb.compute_digest(),
-        extra_status_kwargs=emb.summarise_integrity_info(), status_cls=PdfSignatureStatus,
-    )
+    kwargs: dict[str, Any] = {
+        "timing_info": setup.timing, "raw_digest": emb.compute_digest(),
+        "extra_status_kwargs": emb.summarise_integrity_info(), "status_cls": PdfSignatureStatus,
+    }
     if _has_signature_timestamp(emb):
         return await ades_with_time_validation(emb.signed_data, spec, **kwargs)
     # pyHanko 0.38's basic process builds a plain CMS status whatever status_cls

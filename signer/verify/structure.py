@@ -91,7 +91,7 @@ def check_byte_range(
     ends = revision_ends(pdf)
     if facts.end not in ends and not any(
         facts.end <= e and pdf[facts.end : e].strip(_WS) == b"" for e in ends
-    ) and not pdf[facts.end - 5 : facts.end] == b"%%EOF":
+    ) and pdf[facts.end - 5 : facts.end] != b"%%EOF":
         found.append(_f("byterange.not_revision_end", "fatal",
                         "Vùng ký không kết thúc ở cuối một phiên bản của tệp.",
                         "The signed range does not end at the end of a file revision."))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeAlias
 
 from asn1crypto import pem, x509
 
 from core.errors import InvalidInput
 
-TrustInput = x509.Certificate | bytes | str | Path
+TrustInput: TypeAlias = x509.Certificate | bytes | str | Path
 
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:

@@ -10,7 +10,7 @@ The TSA is pyHanko's in-process ``DummyTimeStamper`` with the PKI's TSA key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asn1crypto import crl, keys, x509
@@ -127,6 +127,6 @@ def build_pki(directory: Path) -> TestPki:
     arch = CertomancerConfig.from_file(str(cfg_path)).get_pki_arch(ArchLabel("hsba-verify"))
     certs = {lbl: arch.get_cert(CertLabel(lbl)) for lbl in ("root", "interm", "doctor", "nurse", "tsa")}
     ks = {lbl: arch.key_set.get_private_key(KeyLabel(lbl)) for lbl in ("doctor", "nurse", "tsa")}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     crls = tuple(arch.service_registry.get_crl(ServiceLabel(s), at_time=now) for s in ("root", "interm"))
     return TestPki(certs["root"], certs["interm"], certs, ks, crls)

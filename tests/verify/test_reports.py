@@ -40,14 +40,14 @@ def test_cli_exit_codes(pki: TestPki, signed_form: bytes, tmp_path: Path) -> Non
     root.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()))
     hsba = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
     ok = subprocess.run([*hsba, "verify", str(good), "--trust", str(root), "--offline", "--json"],
-                        capture_output=True, text=True, timeout=120)
+                        check=False, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["verdict"] == "VALID"
     out = tmp_path / "r.pdf"
     ko = subprocess.run([*hsba, "--lang", "en", "verify", str(bad), "--trust", str(root), "--offline",
-                         "--report-pdf", str(out)], capture_output=True, text=True, timeout=120)
+                         "--report-pdf", str(out)], check=False, capture_output=True, text=True, timeout=120)
     assert ko.returncode == 1 and "MODIFIED_AFTER_SIGNING" in ko.stdout
     assert "Traceback" not in ko.stderr and out.read_bytes().startswith(b"%PDF-")
     usage = subprocess.run([*hsba, "verify", str(good), "--at", "yesterday"],
-                           capture_output=True, text=True, timeout=60)
+                           check=False, capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
