@@ -65,7 +65,8 @@ class PinOtpAuthorization(CSCAuthorizationManager):
         if self.csc_session_info.api_ver != "v1":
             body["hashes"] = body.pop("hash")
             body["hashAlgorithmOID"] = self._hash_oid
-        url = self.csc_session_info.endpoint_url("credentials/authorize")
+        url = self.csc_session_info.endpoint_url(  # type: ignore[no-untyped-call]
+            "credentials/authorize")
         async with self._http.post(url, json=body, headers=self.auth_headers) as resp:
             data = await resp.json(content_type=None)
             if resp.status != 200:

@@ -1,0 +1,387 @@
+"""App-confirmed asynchronous remote signing (the VNPT SmartCA / Viettel MySign shape).
+
+The provider holds the signer's key and signs only a hash, after the signer
+confirms in the provider's phone app. hsba uses pyHanko's interrupted signing:
+
+1. :meth:`AppConfirmedSigning.request`: for each document, ``PdfSigner.
+   async_digest_doc_for_signing`` prepares the signature placeholder, the CMS
+   signed attributes are built (``ExternalSigner.signed_attrs``) and their
+   SHA-256 is sent (hex ``data_to_be_signed``, ``sign_type: "hash"``) — several
+   documents in ONE transaction, one confirmation. The pending state (prepared
+   PDF bytes, byte-range digest and reserved region, signed attributes,
+   certificate, provider ``tran_code``) is written to a :class:`PendingStore`
+   BEFORE the provider is called, so a restart loses nothing.
+2. :meth:`AppConfirmedSigning.complete` (polling) or :meth:`on_callback`
+   (webhook) reads the result: ``confirmed`` → each signature value goes into the
+   CMS (``async_sign_prescribed_attributes``) and the PDF is finished
+   (``PdfTBSDocument.async_finish_signing``); ``rejected`` or ``expired`` (also
+   when hsba's own deadline has passed) → the documents stay unsigned and the
+   outcome says so in Vietnamese and English.
+
+The algorithm actually used is recorded: these providers return RSA PKCS#1 v1.5
+(``sha256_rsa``), not the RSASSA-PSS TT 15/2025 prefers.
+
+:class:`SmartCaClient` speaks the SmartCA gateway's published request and
+response fields (``sp_id``/``sp_password``, ``v1/credentials/get_certificate``,
+``v1/signatures/sign`` → ``tran_code``, ``v1/signatures/sign/{tran_code}/status``).
+Persistence: :class:`FilePendingStore` (one JSON file per transaction under a
+directory, written atomically); a database-backed store implements the same
+:class:`PendingStore` protocol in ``workflow/`` (``hsm/`` does not use SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+from asn1crypto import algos, cms, x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from core.errors import KeyCustodyError
+
+__all__ = [
+    "AppConfirmedSigning", "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument",
+    "PendingStore", "PendingTransaction", "ProviderResult", "SmartCaClient",
+]
+
+Status = Literal["pending", "confirmed", "rejected", "expired", "completed"]
+BYTES_RESERVED = 16384
+
+
+@dataclass(frozen=True)
+class DocumentToSign:
+    doc_id: str
+    pdf: bytes
+    field_name: str
+    reason: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    """One prepared document awaiting its signature value (all bytes as base64)."""
+
+    doc_id: str
+    prepared_pdf_b64: str
+    """The document in its final pre-signing state (placeholder reserved)."""
+    document_digest_hex: str
+    region_start: int
+    region_end: int
+    signed_attrs_b64: str
+    """DER of the CMS signed attributes whose SHA-256 the provider signs."""
+    data_to_be_signed: str
+    """Hex SHA-256 of the signed attributes, as sent to the provider."""
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    transaction_id: str
+    user_id: str
+    cert_b64: str
+    chain_b64: tuple[str, ...]
+    sign_algo: str
+    """``sha256_rsa`` (what the providers return) or ``sha256_ecdsa``."""
+    created_at: str
+    expires_at: str
+    documents: tuple[PendingDocument, ...]
+    tran_code: str = ""
+    status: Status = "pending"
+    signed_b64: dict[str, str] = field(default_factory=dict)
+    """doc_id → signed PDF, once completed (kept so a crash after completion loses
+    nothing)."""
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: Status
+    signatures: dict[str, bytes] = field(default_factory=dict)
+    """doc_id → raw signature value."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transaction_id: str
+    status: Status
+    signed: dict[str, bytes]
+    """doc_id → signed PDF (only when ``completed``)."""
+    message_vi: str
+    message_en: str
+    sign_algo: str = ""
+
+
+class PendingStore(Protocol):
+    def save(self, tx: PendingTransaction) -> None: ...
+    def load(self, transaction_id: str) -> PendingTransaction | None: ...
+    def pending(self) -> list[PendingTransaction]: ...
+
+
+class FilePendingStore:
+    """One JSON file per transaction, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, transaction_id: str) -> Path:
+        if not transaction_id.replace("-", "").isalnum():
+            raise ValueError("bad transaction id")
+        return self.dir / f"{transaction_id}.json"
+
+    def save(self, tx: PendingTransaction) -> None:
+        path = self._path(tx.transaction_id)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(tx), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def load(self, transaction_id: str) -> PendingTransaction | None:
+        path = self._path(transaction_id)
+        if not path.is_file():
+            return None
+        raw = json.loads(path.read_text("utf-8"))
+        raw["documents"] = tuple(PendingDocument(**d) for d in raw["documents"])
+        raw["chain_b64"] = tuple(raw["chain_b64"])
+        return PendingTransaction(**raw)
+
+    def pending(self) -> list[PendingTransaction]:
+        out = []
+        for p in sorted(self.dir.glob("*.json")):
+            tx = self.load(p.stem)
+            if tx is not None and tx.status == "pending":
+                out.append(tx)
+        return out
+
+
+def _provider_error(what: str, detail: Any) -> KeyCustodyError:
+    return KeyCustodyError(
+        "remote.provider_error", f"Nhà cung cấp ký số từ xa báo lỗi ({what}).",
+        f"The remote signing provider returned an error ({what}).",
+        details={"operation": what, "provider": str(detail)[:200]})
+
+
+class SmartCaClient:
+    """HTTP client for a SmartCA-shaped gateway (every call a POST with ``sp_id``)."""
+
+    def __init__(self, base_url: str, sp_id: str, sp_password: str, *,
+                 timeout_s: float = 30) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = {"sp_id": sp_id, "sp_password": sp_password}
+        self.timeout_s = timeout_s
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+                r = await http.post(f"{self.base_url}/{path}", json={**self._auth, **body})
+            data: dict[str, Any] = r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise KeyCustodyError(
+                "remote.provider_unavailable", "Không kết nối được nhà cung cấp ký số từ xa.",
+                "The remote signing provider could not be reached.",
+                details={"operation": path.split("/")[-1]}) from e
+        if r.status_code != 200 or data.get("status_code", 200) != 200:
+            raise _provider_error(path, data.get("message"))
+        return data
+
+    async def get_certificate(self, user_id: str) -> tuple[x509.Certificate,
+                                                            list[x509.Certificate]]:
+        data = await self._post("v1/credentials/get_certificate", {"user_id": user_id})
+        certs = data.get("data", {}).get("user_certificates") or []
+        if not certs:
+            raise _provider_error("get_certificate", "no certificate")
+        first = certs[0]
+        cert = x509.Certificate.load(base64.b64decode(first["cert_data"]))
+        chain = [x509.Certificate.load(base64.b64decode(c))
+                 for c in (first.get("chain_data") or {}).values() if c]
+        return cert, chain
+
+    async def sign(self, user_id: str, transaction_id: str,
+                   files: Sequence[tuple[str, str]]) -> str:
+        data = await self._post("v1/signatures/sign", {
+            "user_id": user_id, "transaction_id": transaction_id,
+            "sign_files": [{"doc_id": d, "file_type": "pdf", "sign_type": "hash",
+                            "data_to_be_signed": h} for d, h in files]})
+        tran_code = (data.get("data") or {}).get("tran_code")
+        if not tran_code:
+            raise _provider_error("sign", data.get("message"))
+        return str(tran_code)
+
+    async def status(self, tran_code: str) -> ProviderResult:
+        data = await self._post(f"v1/signatures/sign/{tran_code}/status", {})
+        return parse_result(data)
+
+
+def parse_result(data: dict[str, Any]) -> ProviderResult:
+    """A status answer or a webhook notification → :class:`ProviderResult`."""
+    body = data.get("data") or {}
+    status = str(body.get("status", "pending")).lower()
+    if status not in ("pending", "confirmed", "rejected", "expired"):
+        status = "pending"
+    sigs = {str(s["doc_id"]): base64.b64decode(s["signature_value"])
+            for s in body.get("signatures") or [] if s.get("signature_value")}
+    return ProviderResult(status, sigs)  # type: ignore[arg-type]
+
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "pending": ("Đang chờ người ký xác nhận trên ứng dụng.",
+                "Waiting for the signer to confirm in the app."),
+    "completed": ("Đã ký xong các tài liệu.", "The documents are signed."),
+    "rejected": ("Người ký đã từ chối trên ứng dụng: tài liệu KHÔNG được ký.",
+                 "The signer rejected the request in the app: the documents are NOT signed."),
+    "expired": ("Hết thời gian chờ xác nhận: tài liệu KHÔNG được ký.",
+                "The confirmation timed out: the documents are NOT signed."),
+}
+
+
+class AppConfirmedSigning:
+    """Interrupted PAdES signing with an app-confirmed provider (see the module docstring)."""
+
+    def __init__(self, client: SmartCaClient, store: PendingStore, *,
+                 timeout: timedelta = timedelta(minutes=5)) -> None:
+        self.client = client
+        self.store = store
+        self.timeout = timeout
+
+    async def request(self, user_id: str, documents: Sequence[DocumentToSign],
+                      *, signer_name: str = "") -> PendingTransaction:
+        """Prepare every document, persist, then send ONE hash-only request."""
+        cert, chain = await self.client.get_certificate(user_id)
+        sign_algo = "sha256_ecdsa" if cert.public_key.algorithm == "ec" else "sha256_rsa"
+        ext = self._external(cert, chain, sign_algo, None)
+        prepared = []
+        for doc in documents:
+            meta = signers.PdfSignatureMetadata(
+                field_name=doc.field_name, md_algorithm="sha256", reason=doc.reason or None,
+                location=doc.location or None, name=signer_name or None,
+                subfilter=SigSeedSubFilter.PADES)
+            pdf_signer = signers.PdfSigner(meta, signer=ext)
+            digest, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
+                IncrementalPdfFileWriter(BytesIO(doc.pdf)), bytes_reserved=BYTES_RESERVED)
+            attrs = await ext.signed_attrs(digest.document_digest, "sha256", use_pades=True)
+            der = attrs.dump()
+            output.seek(0)
+            prepared.append(PendingDocument(
+                doc_id=doc.doc_id, prepared_pdf_b64=base64.b64encode(output.read()).decode(),
+                document_digest_hex=digest.document_digest.hex(),
+                region_start=digest.reserved_region_start, region_end=digest.reserved_region_end,
+                signed_attrs_b64=base64.b64encode(der).decode(),
+                data_to_be_signed=hashlib.sha256(der).hexdigest()))
+        now = datetime.now(UTC)
+        tx = PendingTransaction(
+            transaction_id=uuid.uuid4().hex, user_id=user_id,
+            cert_b64=base64.b64encode(cert.dump()).decode(),
+            chain_b64=tuple(base64.b64encode(c.dump()).decode() for c in chain),
+            sign_algo=sign_algo, created_at=now.isoformat(),
+            expires_at=(now + self.timeout).isoformat(), documents=tuple(prepared))
+        self.store.save(tx)  # before the provider is asked: a crash loses nothing
+        tran_code = await self.client.sign(
+            user_id, tx.transaction_id, [(d.doc_id, d.data_to_be_signed) for d in prepared])
+        tx = replace(tx, tran_code=tran_code)
+        self.store.save(tx)
+        return tx
+
+    @staticmethod
+    def _external(cert: x509.Certificate, chain: Sequence[x509.Certificate], sign_algo: str,
+                  value: bytes | None) -> signers.ExternalSigner:
+        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+        registry.register_multiple([cert, *chain])
+        return signers.ExternalSigner(
+            cert, registry, signature_value=value if value is not None else 512,
+            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": sign_algo}))
+
+    def _load(self, transaction_id: str) -> PendingTransaction:
+        tx = self.store.load(transaction_id)
+        if tx is None:
+            raise KeyCustodyError("remote.unknown_transaction",
+                                  "Không tìm thấy giao dịch ký từ xa.",
+                                  "Unknown remote signing transaction.",
+                                  details={"transaction_id": transaction_id})
+        return tx
+
+    async def complete(self, transaction_id: str) -> Outcome:
+        """Poll the provider once and act on the answer (see :meth:`apply`)."""
+        tx = self._load(transaction_id)
+        if tx.status != "pending":
+            return self._outcome(tx)
+        return await self.apply(transaction_id, await self.client.status(tx.tran_code))
+
+    async def on_callback(self, payload: dict[str, Any]) -> Outcome:
+        """A webhook notification (same shape as the status answer)."""
+        body = payload.get("data") or {}
+        return await self.apply(str(body.get("transaction_id", "")), parse_result(payload))
+
+    async def apply(self, transaction_id: str, result: ProviderResult) -> Outcome:
+        tx = self._load(transaction_id)
+        if tx.status != "pending":
+            return self._outcome(tx)
+        status: Status = result.status
+        if status == "pending" and datetime.fromisoformat(tx.expires_at) < datetime.now(UTC):
+            status = "expired"
+        if status in ("rejected", "expired"):
+            tx = replace(tx, status=status)
+            self.store.save(tx)
+            return self._outcome(tx)
+        if status == "pending":
+            return self._outcome(tx)
+        missing = [d.doc_id for d in tx.documents if d.doc_id not in result.signatures]
+        if missing:
+            raise _provider_error("status", f"no signature for {len(missing)} document(s)")
+        cert = x509.Certificate.load(base64.b64decode(tx.cert_b64))
+        chain = [x509.Certificate.load(base64.b64decode(c)) for c in tx.chain_b64]
+        signed: dict[str, bytes] = {}
+        for doc in tx.documents:
+            ext = self._external(cert, chain, tx.sign_algo, result.signatures[doc.doc_id])
+            attrs = cms.CMSAttributes.load(base64.b64decode(doc.signed_attrs_b64))
+            sig_cms = await ext.async_sign_prescribed_attributes("sha256", signed_attrs=attrs)
+            self._check(cert, attrs, tx.sign_algo, result.signatures[doc.doc_id])
+            output = BytesIO(base64.b64decode(doc.prepared_pdf_b64))
+            digest = PreparedByteRangeDigest(bytes.fromhex(doc.document_digest_hex),
+                                             doc.region_start, doc.region_end)
+            await PdfTBSDocument.async_finish_signing(output, digest, sig_cms)
+            signed[doc.doc_id] = output.getvalue()
+        tx = replace(tx, status="completed",
+                     signed_b64={k: base64.b64encode(v).decode() for k, v in signed.items()})
+        self.store.save(tx)
+        return self._outcome(tx)
+
+    @staticmethod
+    def _check(cert: x509.Certificate, attrs: cms.CMSAttributes, sign_algo: str,
+               value: bytes) -> None:
+        """Refuse a signature value that does not verify (a provider fault or a forgery)."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+        from cryptography.hazmat.primitives.hashes import SHA256
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+        key = load_der_public_key(cert.public_key.dump())
+        try:
+            if isinstance(key, rsa.RSAPublicKey) and sign_algo == "sha256_rsa":
+                key.verify(value, attrs.dump(), padding.PKCS1v15(), SHA256())
+            elif isinstance(key, ec.EllipticCurvePublicKey) and sign_algo == "sha256_ecdsa":
+                key.verify(value, attrs.dump(), ec.ECDSA(SHA256()))
+            else:
+                raise InvalidSignature
+        except (InvalidSignature, ValueError) as e:
+            raise _provider_error("status", "signature value does not verify") from e
+
+    @staticmethod
+    def _outcome(tx: PendingTransaction) -> Outcome:
+        vi, en = _MESSAGES.get(tx.status, _MESSAGES["pending"])
+        signed = {k: base64.b64decode(v) for k, v in tx.signed_b64.items()}
+        return Outcome(tx.transaction_id, tx.status, signed, vi, en, tx.sign_algo)

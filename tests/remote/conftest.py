@@ -1,0 +1,11 @@
+"""Remote-signing tests: make the provider double importable as ``provider_double``
+(the restart test also runs ``hsba_side.py`` from this directory as a script)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)

@@ -1,0 +1,203 @@
+"""App-confirmed remote signing against the SmartCA-shaped provider DOUBLE
+(``provider_double.py``; the real providers cannot be reached from here) over real
+HTTP: several documents under one confirmation; survival of a SIGKILL of the hsba
+process between request and confirmation; rejection and timeout leave the documents
+unsigned; a webhook notification completes like polling. Signed PDFs pass pyHanko
+AdES validation (trust anchor: the double's development PKI root) and ``pdfsig``."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.sign.ades.report import AdESStatus
+from pyhanko.sign.validation import ades
+from pyhanko.sign.validation.policy_decl import (
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import NO_REVOCATION, CertRevTrustPolicy
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from hsm.remote.async_provider import (
+    AppConfirmedSigning,
+    DocumentToSign,
+    FilePendingStore,
+    SmartCaClient,
+)
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProviderDouble, str]]:
+    double = ProviderDouble(tmp_path_factory.mktemp("double-pki"))
+    with LoopbackServer(double.app) as server:
+        yield double, server.url
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    w = PdfFileWriter()
+    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
+    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
+        [generic.NumberObject(0), generic.NumberObject(0),
+         generic.NumberObject(595), generic.NumberObject(842)])))
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def _signing(url: str, store: Path, **kw: Any) -> AppConfirmedSigning:
+    return AppConfirmedSigning(SmartCaClient(url, SP_ID, SP_PASSWORD), FilePendingStore(store),
+                               **kw)
+
+
+def assert_signed(double: ProviderDouble, pdf: bytes, path: Path) -> None:
+    spec = SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build(trust_roots=[double.pki.chain()[-1]]),
+            revinfo_policy=CertRevTrustPolicy(NO_REVOCATION)),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY))
+
+    async def run() -> list[str]:
+        out = []
+        for sig in PdfFileReader(BytesIO(pdf)).embedded_regular_signatures:
+            assert sig.signer_cert.dump() == double.cert.dump()
+            r = await ades.ades_basic_validation(sig.signed_data, spec,
+                                                 raw_digest=sig.compute_digest())
+            out.append(r.ades_subindic.status.name)
+        return out
+    assert asyncio.run(run()) == [AdESStatus.PASSED.name]
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True,
+                          check=False).stdout
+    assert "Signature Validation: Signature is Valid." in text, text
+
+
+def _unsigned(pdf: bytes) -> bool:
+    return not PdfFileReader(BytesIO(pdf)).embedded_signatures
+
+
+def test_several_documents_one_confirmation(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                            tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    docs = [DocumentToSign(f"d{i}", pdf, "BacSi") for i in range(3)]
+    tx = asyncio.run(signing.request(USER_ID, docs))
+    sign_calls = [r for r in double.requests if r["path"] == "/v1/signatures/sign"
+                  and r["transaction_id"] == tx.transaction_id]
+    assert len(sign_calls) == 1 and len(sign_calls[0]["sign_files"]) == 3
+    assert all(f["sign_type"] == "hash" for f in sign_calls[0]["sign_files"])
+    assert asyncio.run(signing.complete(tx.transaction_id)).status == "pending"
+    double.confirm(tx.tran_code)
+    outcome = asyncio.run(signing.complete(tx.transaction_id))
+    assert outcome.status == "completed" and sorted(outcome.signed) == ["d0", "d1", "d2"]
+    assert outcome.sign_algo == "sha256_rsa"  # what the provider returns, recorded
+    for doc_id, signed in outcome.signed.items():
+        assert_signed(double, signed, tmp_path / f"{doc_id}.pdf")
+    # completing again returns the same stored result
+    again = asyncio.run(signing.complete(tx.transaction_id))
+    assert again.signed == outcome.signed
+
+
+def test_survives_a_kill_of_hsba_between_request_and_confirmation(
+        provider: tuple[ProviderDouble, str], pdf: bytes, tmp_path: Path) -> None:
+    double, url = provider
+    store, out = tmp_path / "pending", tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "in.pdf").write_bytes(pdf)
+    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+    first = subprocess.Popen(
+        [sys.executable, str(HERE / "hsba_side.py"), "request", str(store), url,
+         str(tmp_path / "in.pdf"), "2"], stdout=subprocess.PIPE, text=True, env=env)
+    assert first.stdout is not None
+    line = first.stdout.readline()
+    ids = json.loads(line)
+    first.send_signal(signal.SIGKILL)  # mid-flight: waiting for the signer
+    assert first.wait(10) == -signal.SIGKILL
+    double.confirm(ids["tran_code"])  # the signer confirms while hsba is down
+    second = subprocess.run(
+        [sys.executable, str(HERE / "hsba_side.py"), "complete", str(store), url,
+         ids["transaction_id"], str(out)], capture_output=True, text=True, env=env,
+        check=True, timeout=120)
+    result = json.loads(second.stdout.strip().splitlines()[-1])
+    assert result == {"status": "completed", "docs": ["doc-0", "doc-1"],
+                      "sign_algo": "sha256_rsa"}
+    for name in ("doc-0", "doc-1"):
+        assert_signed(double, (out / f"{name}.pdf").read_bytes(), tmp_path / f"v-{name}.pdf")
+
+
+def test_rejection_leaves_documents_unsigned(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                             tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    double.reject(tx.tran_code)
+    outcome = asyncio.run(signing.complete(tx.transaction_id))
+    assert outcome.status == "rejected" and outcome.signed == {}
+    assert "KHÔNG" in outcome.message_vi and "NOT signed" in outcome.message_en
+    # a confirmation arriving after the rejection changes nothing
+    double.confirm(tx.tran_code)
+    assert asyncio.run(signing.complete(tx.transaction_id)).status == "rejected"
+    assert _unsigned(pdf)
+
+
+def test_timeout_leaves_documents_unsigned(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                           tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending", timeout=timedelta(seconds=-1))
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    outcome = asyncio.run(signing.complete(tx.transaction_id))  # still pending, deadline past
+    assert outcome.status == "expired" and outcome.signed == {}
+    assert "NOT signed" in outcome.message_en
+    double.confirm(tx.tran_code)  # too late
+    assert asyncio.run(signing.complete(tx.transaction_id)).signed == {}
+    # the provider's own expiry is honoured too
+    signing = _signing(url, tmp_path / "pending2")
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    double.expire(tx.tran_code)
+    assert asyncio.run(signing.complete(tx.transaction_id)).status == "expired"
+
+
+def test_webhook_notification_completes(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                        tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    double.confirm(tx.tran_code)
+    outcome = asyncio.run(signing.on_callback(double.notification(tx.tran_code)))
+    assert outcome.status == "completed"
+    assert_signed(double, outcome.signed["d"], tmp_path / "d.pdf")
+
+
+def test_a_forged_signature_value_is_refused(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                             tmp_path: Path) -> None:
+    from core.errors import KeyCustodyError
+    from hsm.remote.async_provider import ProviderResult
+
+    _, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    with pytest.raises(KeyCustodyError):
+        asyncio.run(signing.apply(tx.transaction_id,
+                                  ProviderResult("confirmed", {"d": bytes(256)})))
+    assert FilePendingStore(tmp_path / "pending").load(tx.transaction_id).status == "pending"
