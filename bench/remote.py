@@ -59,7 +59,8 @@ def _serve(data_dir: str, port: int) -> None:
     app = create_app(_settings(Path(data_dir)),
                      limits=ApiLimits(max_upload_bytes=2 * 1024 * 1024, rate_per_s=100000,
                                       burst=1000000))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+    # a keep-alive longer than the client's pauses (aiohttp reuses idle connections)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=120)
 
 
 def _pdf() -> bytes:

@@ -59,6 +59,10 @@ class PinOtpAuthorization(CSCAuthorizationManager):
         self.authorizations = 0
         """``credentials/authorize`` calls made (one per batch)."""
 
+    async def _post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with self._http.post(url, json=body, headers=self.auth_headers) as resp:
+            return resp.status, await resp.json(content_type=None)
+
     async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
         body: dict[str, Any] = self.format_csc_auth_request(
             pin=self._pin, otp=self._otp(), hash_b64s=hash_b64s)
@@ -67,16 +71,23 @@ class PinOtpAuthorization(CSCAuthorizationManager):
             body["hashAlgorithmOID"] = self._hash_oid
         url = self.csc_session_info.endpoint_url(  # type: ignore[no-untyped-call]
             "credentials/authorize")
-        async with self._http.post(url, json=body, headers=self.auth_headers) as resp:
-            data = await resp.json(content_type=None)
-            if resp.status != 200:
-                error = data.get("error") if isinstance(data, dict) else None
-                raise KeyCustodyError(
-                    "remote.authorization_refused",
-                    f"Dịch vụ ký từ xa từ chối uỷ quyền ký ({error}).",
-                    f"The remote signing service refused the authorisation ({error}).",
-                    details={"status": resp.status, "error": error,
-                             "credential_id": self.csc_session_info.credential_id})
+        for attempt in (1, 2):
+            try:
+                status, data = await self._post(url, body)
+                break
+            except aiohttp.ServerDisconnectedError:
+                # an idle keep-alive connection closed by the server: nothing was
+                # authorised, ask once more on a new connection
+                if attempt == 2:
+                    raise
+        if status != 200:
+            error = data.get("error") if isinstance(data, dict) else None
+            raise KeyCustodyError(
+                "remote.authorization_refused",
+                f"Dịch vụ ký từ xa từ chối uỷ quyền ký ({error}).",
+                f"The remote signing service refused the authorisation ({error}).",
+                details={"status": status, "error": error,
+                         "credential_id": self.csc_session_info.credential_id})
         self.authorizations += 1
         return self.parse_csc_auth_response(data)
 

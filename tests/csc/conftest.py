@@ -39,7 +39,8 @@ class LoopbackServer:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+                                                    log_level="warning",
+                                                    timeout_keep_alive=120, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

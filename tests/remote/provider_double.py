@@ -158,7 +158,8 @@ class LoopbackServer:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+                                                    log_level="warning",
+                                                    timeout_keep_alive=120))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
