@@ -86,6 +86,7 @@ def create_app(
     from api.csc import router as csc_router  # CSC API v1/v2 (issue 6)
 
     app.include_router(csc_router)
+    app.include_router(__import__("api.web", fromlist=["router"]).router)  # web pages (issue 9)
 
     app.add_middleware(IdempotencyMiddleware,
                        store_getter=lambda: app.state.services.idempotency,
