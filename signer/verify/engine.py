@@ -112,20 +112,25 @@ def _registered_offsets(reader: PdfFileReader) -> set[int]:
     return offsets
 
 
-def _dss_revision(reader: PdfFileReader) -> tuple[int | None, bool]:
-    """Revision that introduced the DSS, and whether it holds revocation data."""
+def _dss_revisions(reader: PdfFileReader) -> list[int]:
+    """Revisions in which the DSS was written or updated (empty if it holds
+    no revocation data)."""
     try:
         ref = reader.root.raw_get("/DSS")
     except KeyError:
-        return None, False
+        return []
     try:
-        rev = (reader.xrefs.get_introducing_revision(ref.reference)
-               if hasattr(ref, "reference") else None)
         dss = DocumentSecurityStore.read_dss(reader)
-        has_revinfo = bool(list(dss.ocsps) or list(dss.crls))
-        return rev, has_revinfo
+        if not (list(dss.ocsps) or list(dss.crls)):
+            return []
+        target = ref.reference if hasattr(ref, "reference") else None
+        if target is None:  # a direct DSS dictionary lives in the catalogue
+            target = reader.root_ref
+        xrefs = reader.xrefs
+        return [rev for rev in range(xrefs.total_revisions)
+                if target in xrefs.explicit_refs_in_revision(rev)]
     except Exception:  # noqa: BLE001
-        return None, False
+        return []
 
 
 def _validate_doc_timestamp(emb: EmbeddedPdfSignature, trust_roots: list[x509.Certificate],
@@ -209,7 +214,7 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
     revisions = reader.xrefs.total_revisions
     pdfa = _pdfa_status(pdf) if check_pdfa else PdfaStatus("NOT_CHECKED")
     setup = make_setup(trust_roots, at, offline)
-    dss_rev, dss_has_revinfo = _dss_revision(reader)
+    dss_revs = _dss_revisions(reader)
     embedded: list[EmbeddedPdfSignature] = []
     broken: list[SignatureReport] = []
     shared = _shared_signatures(reader)
@@ -242,10 +247,9 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
         ts_reports.append(rep)
     sig_reports: list[SignatureReport] = list(broken)
     etsi_parts: list[str] = []
-    dss_for_level = dss_rev if dss_has_revinfo else None
     for emb in regular:
         try:
-            rep, result = validate_signature(emb, setup, lang, dss_for_level, ts_revisions)
+            rep, result = validate_signature(emb, setup, lang, dss_revs, ts_revisions)
             if want_etsi and result is not None:
                 from pyhanko.sign.validation.report.tools import generate_report
                 etsi_parts.append(generate_report(emb, result))

@@ -225,7 +225,7 @@ def _has_signature_timestamp(emb: EmbeddedPdfSignature) -> bool:
 
 def validate_signature(
     emb: EmbeddedPdfSignature, setup: ValidationSetup, lang: str,
-    dss_revision: int | None, doc_ts_revisions: list[int],
+    dss_revisions: list[int], doc_ts_revisions: list[int],
 ) -> tuple[SignatureReport, AdESBasicValidationResult | None]:
     """Run pyHanko's AdES LTA validation on one signature and summarise it."""
     cert = None
@@ -272,9 +272,12 @@ def validate_signature(
         level = "B-B"
         if ts_valid:
             level = "B-T"
-            if dss_revision is not None and dss_revision >= emb.signed_revision:
+            # B-LT: validation data written to the DSS after signing;
+            # B-LTA: a valid document timestamp covering such a DSS revision.
+            after = [d for d in dss_revisions if d >= emb.signed_revision]
+            if after:
                 level = "B-LT"
-                if any(r >= dss_revision for r in doc_ts_revisions):
+                if any(t >= min(after) for t in doc_ts_revisions):
                     level = "B-LTA"
     docmdp = emb.docmdp_level
     fieldmdp_ok = None
