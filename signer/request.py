@@ -66,7 +66,8 @@ class SignRequest:
     """How the key was used; shown in the appearance."""
 
     visible: bool = True
-    """Draw a visible appearance in the field's box (the field decides where)."""
+    """Draw the appearance in the field's box (the field decides where); ``False``
+    keeps the field's existing appearance (nothing drawn, nothing embedded)."""
 
     create_field_box: tuple[int, int, int, int, int] | None = None
     """``(page, x1, y1, x2, y2)``: create the field there if the form lacks it.

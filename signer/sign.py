@@ -33,6 +33,7 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.stamp import NoOpStampStyle
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from core.errors import Conflict, HsbaError, InvalidInput, SigningError, UnavailableError
@@ -231,7 +232,7 @@ async def async_sign_pdf(
         meta,
         signer,
         timestamper=timestamper,
-        stamp_style=stamp_style(request) if request.visible else None,
+        stamp_style=stamp_style(request) if request.visible else NoOpStampStyle(),
         new_field_spec=new_field,
     )
     reserved = await _reserve(signer, request, timestamper)

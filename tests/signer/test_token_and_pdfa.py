@@ -58,6 +58,10 @@ def test_signed_form_stays_pdfa(signer_pki, form_pdf):
                    timestampers=[signer_pki.timestamper()], revocation=signer_pki.revocation())
     report = check_pdfa(doc)
     assert report.verdict == "PASS", report.failures
+    doc = sign_pdf(doc, SignRequest("head_of_department", "B", level="B-B", visible=False),
+                   signer=signer_pki.signer("doctor-ec"))
+    report = check_pdfa(doc)
+    assert report.verdict == "PASS", report.failures
 
 
 def test_patient_seal_with_handwriting_stays_pdfa(signer_pki, form_pdf):
