@@ -7,6 +7,7 @@ in the shared Object Lock bucket (objects stay locked by the bucket default).
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +25,14 @@ from archive.s3 import S3ObjectLockStore
 from archive.store import ObjectStore
 
 
-def new_pg_database(pg_url: str) -> tuple[str, Any]:
+def new_pg_database(pg_url: str, template: str | None = None) -> tuple[str, Any]:
+    """A throwaway database (copied from ``template`` when given); returns (url, drop)."""
     base = make_url(pg_url)
     name = "hsba_t_" + uuid.uuid4().hex[:12]
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"'
+                                                       if template else "")))
 
     def drop() -> None:
         with admin.connect() as c:
@@ -39,16 +42,36 @@ def new_pg_database(pg_url: str) -> tuple[str, Any]:
     return base.set(database=name).render_as_string(hide_password=False), drop
 
 
+@pytest.fixture(scope="session")
+def pg_migrated_template(test_services: Any) -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are copied from."""
+    url, drop = new_pg_database(test_services.pg_url)
+    upgrade(url)
+    yield make_url(url).database or ""
+    drop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("index-template") / "index.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def migrated_url(request: pytest.FixtureRequest, kind: str, tmp_path: Path
+                 ) -> tuple[str, Any]:
+    """A fresh, migrated records-index database of ``kind`` (sqlite | postgresql)."""
+    if kind == "sqlite":
+        path = tmp_path / "index.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_migrated_template"), path)
+        return f"sqlite:///{path}", lambda: None
+    svc = request.getfixturevalue("test_services")
+    return new_pg_database(svc.pg_url, request.getfixturevalue("pg_migrated_template"))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'index.db'}"
-        upgrade(url)
-        yield url
-        return
-    svc = request.getfixturevalue("test_services")
-    url, drop = new_pg_database(svc.pg_url)
-    upgrade(url)
+    url, drop = migrated_url(request, request.param, tmp_path)
     try:
         yield url
     finally:
@@ -72,9 +95,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
 
 
 @pytest.fixture
-def sqlite_archiver(tmp_path: Path) -> Iterator[Archiver]:
-    url = f"sqlite:///{tmp_path / 'index.db'}"
-    upgrade(url)
+def sqlite_archiver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Archiver]:
+    url, _ = migrated_url(request, "sqlite", tmp_path)
     engine = make_engine(url)
     yield Archiver(RecordsIndex(engine), FilesystemWormStore(tmp_path / "worm", warn=False))
     engine.dispose()

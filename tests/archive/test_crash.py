@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from archive.db import make_engine, upgrade
+from archive.db import make_engine
 from archive.fs_store import FilesystemWormStore
 from archive.index import RecordsIndex
 from archive.ingest import CRASH_STEPS, Archiver, reconcile
 from archive.integrity import check_archive
 from archive.store import ObjectStore
-from tests.archive.conftest import new_pg_database, s3_store, store_spec
+from tests.archive.conftest import migrated_url, s3_store, store_spec
 from tests.archive.crash_ingest import item_from_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,16 +44,11 @@ def _run_child(cfg: dict[str, object], crash_at: str | None) -> subprocess.Compl
 
 @pytest.fixture(params=["sqlite+fs", pytest.param("postgresql+s3", marks=pytest.mark.services)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, ObjectStore]]:
-    if request.param == "sqlite+fs":
-        url = f"sqlite:///{tmp_path / 'index.db'}"
-        upgrade(url)
-        yield url, FilesystemWormStore(tmp_path / "worm", warn=False)
-        return
-    svc = request.getfixturevalue("test_services")
-    url, drop = new_pg_database(svc.pg_url)
-    upgrade(url)
+    kind, store_kind = request.param.split("+")
+    url, drop = migrated_url(request, kind, tmp_path)
     try:
-        yield url, s3_store(svc)
+        yield url, (FilesystemWormStore(tmp_path / "worm", warn=False) if store_kind == "fs"
+                    else s3_store(request.getfixturevalue("test_services")))
     finally:
         drop()
 

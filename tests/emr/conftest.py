@@ -9,43 +9,40 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from archive.db import make_engine, upgrade
+from archive.db import make_engine
 from emr.seed import DemoIds, seed_demo
-from tests.archive.conftest import new_pg_database
+from tests.archive.conftest import (  # noqa: F401 - session fixtures used by migrated_url
+    migrated_url,
+    pg_migrated_template,
+    sqlite_migrated_template,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def emr_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'emr.db'}"
-        upgrade(url)
-        yield url
-        return
-    url, drop = new_pg_database(request.getfixturevalue("test_services").pg_url)
-    upgrade(url)
+    url, drop = migrated_url(request, request.param, tmp_path)
     try:
         yield url
     finally:
         drop()
 
 
-@pytest.fixture
-def seeded(emr_url: str) -> Iterator[tuple[Session, DemoIds]]:
-    engine = make_engine(emr_url)
-    with Session(engine) as s:
-        ids = seed_demo(s)
-        s.commit()
-        yield s, ids
-    engine.dispose()
-
-
-@pytest.fixture
-def seeded_sqlite(tmp_path: Path) -> Iterator[tuple[Session, DemoIds]]:
-    url = f"sqlite:///{tmp_path / 'emr.db'}"
-    upgrade(url)
+def _seeded(url: str) -> Iterator[tuple[Session, DemoIds]]:
     engine = make_engine(url)
     with Session(engine) as s:
         ids = seed_demo(s)
         s.commit()
         yield s, ids
     engine.dispose()
+
+
+@pytest.fixture
+def seeded(emr_url: str) -> Iterator[tuple[Session, DemoIds]]:
+    yield from _seeded(emr_url)
+
+
+@pytest.fixture
+def seeded_sqlite(request: pytest.FixtureRequest, tmp_path: Path
+                  ) -> Iterator[tuple[Session, DemoIds]]:
+    url, _ = migrated_url(request, "sqlite", tmp_path)
+    yield from _seeded(url)
