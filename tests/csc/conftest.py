@@ -128,3 +128,62 @@ def one_page_pdf() -> bytes:
     buf = io.BytesIO()
     w.write(buf)
     return buf.getvalue()
+
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in __import__("sys").path:
+    __import__("sys").path.insert(0, _HERE)  # csc_helpers
+
+
+@pytest.fixture(scope="module")
+def hsm_csc_env(test_services: Any, tmp_path_factory: pytest.TempPathFactory,
+                ) -> Iterator[CscEnv]:
+    """The CSC service over the real SoftHSM2 token: practitioner keys generated ON the
+    token (RSA for the clinician and the nurse, ECDSA P-256 for the head of department),
+    certified by this run's development PKI; every object added is removed afterwards."""
+    import uuid
+
+    from pkcs11 import Attribute
+
+    from hsm.enrolment import enroll, install_certificate
+    from hsm.subjects import OrganisationSubject, PractitionerSubject
+
+    data_dir: Path = tmp_path_factory.mktemp("hsba-csc-hsm")
+    settings = Settings(env="test", data_dir=data_dir, hospital_code="70001", database_url="",
+                        store="fs", keystore="pkcs11", pki="dev", tsa_urls=[],
+                        pkcs11_module=test_services.pkcs11_module,
+                        pkcs11_token_label=test_services.pkcs11_token_label,
+                        pkcs11_user_pin=test_services.pkcs11_user_pin)
+    services = Services.from_settings(settings)
+    ks, pki = services.keystore, services.pki
+
+    def labels(pooled: Any) -> set[str]:
+        return {str(o[Attribute.LABEL]) for o in pooled.session.get_objects({})}
+    before = ks.pool.run(labels, what="snapshot")
+    prefix = f"t-csc-{uuid.uuid4().hex[:6]}"
+    key_ids: dict[str, str] = {}
+    for username, algorithm in (("bs.an", "rsa2048"), ("bs.binh", "ecdsa-p256"),
+                                ("dd.cuc", "rsa2048")):
+        subject = PractitionerSubject(name=username, title="Bác sĩ", facility="BV Demo",
+                                      practitioner_id=f"{prefix}-{username}")
+        req = enroll(ks, f"{prefix}-{username}", subject, algorithm,
+                     key_id=f"{prefix}-{username.replace('.', '-')}")
+        install_certificate(ks, req.key_id, pki.issue_practitioner(req.csr_pem), pki.chain())
+        key_ids[username] = req.key_id
+    seal = enroll(ks, f"{prefix}-seal", OrganisationSubject(
+        organisation="BV Demo", hospital_code="70001", province="Tây Ninh"), "rsa2048",
+        key_id=f"{prefix}-seal")
+    install_certificate(ks, seal.key_id, pki.issue_organisation_seal(seal.csr_pem), pki.chain())
+    key_ids["seal"] = seal.key_id
+    try:
+        logins = {x.role: x for x in seed_demo(services, key_ids=key_ids)}
+        app = csc_app(settings, services)
+        with LoopbackServer(app) as server:
+            yield CscEnv(settings, services, server.url, app, logins)
+    finally:
+        def cleanup(pooled: Any) -> None:
+            for obj in list(pooled.session.get_objects({})):
+                if str(obj[Attribute.LABEL]) not in before:
+                    obj.destroy()
+        ks.pool.run(cleanup, what="test cleanup")
+        services.close()
