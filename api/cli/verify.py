@@ -35,7 +35,7 @@ def _usage(lang: str, vi: str, en: str) -> int:
 
 
 def _parse_at(text: str) -> datetime:
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(text)  # Python 3.11 accepts "Z"
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 

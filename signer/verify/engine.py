@@ -258,8 +258,8 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
             cert = None
             try:
                 cert = emb.signer_cert
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception:  # noqa: BLE001 - no usable certificate in a broken CMS
+                log.debug("no signer certificate in %s", emb.field_name)
             rep = failed_signature(emb.field_name, "FORMAT_FAILURE",
                                    f"Chữ ký không kiểm tra được: {msg}",
                                    f"The signature cannot be validated: {msg}", cert)

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 DPI = 36
 INK = 160
@@ -97,7 +98,7 @@ class RevisionRenderer:
     def close(self) -> None:
         self._tmp.cleanup()
 
-    def __enter__(self) -> RevisionRenderer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

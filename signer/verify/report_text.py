@@ -24,8 +24,8 @@ def _sig_lines(s: SignatureReport, lang: str, title: str) -> list[str]:
     lines = [
         f"  {title} '{s.field_name}': {t['signer']}: {s.signer or '?'}"
         + (f"; {t['role']}: {s.role}" if s.role else ""),
-        f"    {t['time']}: {s.signing_time or '-'} ({t['source']}: {t[s.time_source]}); "
-        f"{t['level']}: {s.level or '-'}; {t['indication']}: {ind}",
+        (f"    {t['time']}: {s.signing_time or '-'} ({t['source']}: {t[s.time_source]}); "
+         f"{t['level']}: {s.level or '-'}; {t['indication']}: {ind}"),
         f"    {t['changes']}: {explain.explain(explain.CHANGES, s.changes, lang)}",
     ]
     if s.subindication:

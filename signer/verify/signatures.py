@@ -231,8 +231,8 @@ def validate_signature(
     cert = None
     try:
         cert = emb.signer_cert
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception:  # noqa: BLE001 - no usable certificate in a broken CMS
+        log.debug("no signer certificate in %s", emb.field_name)
     field_name = emb.field_name
     reason = _text(emb.sig_object, "/Reason")
     location = _text(emb.sig_object, "/Location")

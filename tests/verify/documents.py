@@ -32,11 +32,11 @@ def base_form() -> bytes:
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 6 0 R >> >> /Annots [5 0 R] >>",
+        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+         b"/Resources << /Font << /F1 6 0 R >> >> /Annots [5 0 R] >>"),
         b"<< /Length %d >>\nstream\n" % len(_CONTENT) + _CONTENT + b"\nendstream",
-        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (dose) /V (500 mg) /F 4 /P 3 0 R "
-        b"/Rect [130 600 400 640] /DA (/F1 24 Tf 0 g) /AP << /N 7 0 R >> >>",
+        (b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (dose) /V (500 mg) /F 4 /P 3 0 R "
+         b"/Rect [130 600 400 640] /DA (/F1 24 Tf 0 g) /AP << /N 7 0 R >> >>"),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Type /XObject /Subtype /Form /BBox [0 0 270 40] /Resources << /Font << /F1 6 0 R >> >> "
         b"/Length %d >>\nstream\n" % len(_AP) + _AP + b"\nendstream",
@@ -152,7 +152,7 @@ def _override_content_object(signed: bytes) -> tuple[bytes, int]:
 def empty_xref_section(signed: bytes) -> bytes:
     """An appended revision whose cross-reference section lists nothing: the
     redefined object is reachable only by viewers that rebuild the xref."""
-    body, start = _override_content_object(signed)
+    body, _ = _override_content_object(signed)
     out = signed + body
     xref_at = len(out)
     out += (b"xref\n0 0\ntrailer\n<< /Size 20 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
