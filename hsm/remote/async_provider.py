@@ -50,6 +50,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.errors import KeyCustodyError
@@ -60,7 +61,8 @@ __all__ = [
 ]
 
 Status = Literal["pending", "confirmed", "rejected", "expired", "completed"]
-BYTES_RESERVED = 16384
+BYTES_RESERVED = 32768
+"""Hex characters reserved for the CMS (room for the chain and a signature timestamp)."""
 
 
 @dataclass(frozen=True)
@@ -253,10 +255,14 @@ class AppConfirmedSigning:
     """Interrupted PAdES signing with an app-confirmed provider (see the module docstring)."""
 
     def __init__(self, client: SmartCaClient, store: PendingStore, *,
-                 timeout: timedelta = timedelta(minutes=5)) -> None:
+                 timeout: timedelta = timedelta(minutes=5),
+                 timestamper: TimeStamper | None = None) -> None:
         self.client = client
         self.store = store
         self.timeout = timeout
+        self.timestamper = timestamper
+        """With a TSA the signatures get a signature timestamp when they complete
+        (PAdES B-T; ``signer.ltv.extend_to_lta`` takes them to B-LTA)."""
 
     async def request(self, user_id: str, documents: Sequence[DocumentToSign],
                       *, signer_name: str = "") -> PendingTransaction:
@@ -348,7 +354,8 @@ class AppConfirmedSigning:
         for doc in tx.documents:
             ext = self._external(cert, chain, tx.sign_algo, result.signatures[doc.doc_id])
             attrs = cms.CMSAttributes.load(base64.b64decode(doc.signed_attrs_b64))
-            sig_cms = await ext.async_sign_prescribed_attributes("sha256", signed_attrs=attrs)
+            sig_cms = await ext.async_sign_prescribed_attributes(
+                "sha256", signed_attrs=attrs, timestamper=self.timestamper)
             self._check(cert, attrs, tx.sign_algo, result.signatures[doc.doc_id])
             output = BytesIO(base64.b64decode(doc.prepared_pdf_b64))
             digest = PreparedByteRangeDigest(bytes.fromhex(doc.document_digest_hex),

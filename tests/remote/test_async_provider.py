@@ -201,3 +201,26 @@ def test_a_forged_signature_value_is_refused(provider: tuple[ProviderDouble, str
         asyncio.run(signing.apply(tx.transaction_id,
                                   ProviderResult("confirmed", {"d": bytes(256)})))
     assert FilePendingStore(tmp_path / "pending").load(tx.transaction_id).status == "pending"
+
+
+def test_signature_timestamp_on_completion(provider: tuple[ProviderDouble, str], pdf: bytes,
+                                           tmp_path: Path) -> None:
+    """With a TSA the completed signature is PAdES B-T (the double's development TSA)."""
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending", timestamper=double.pki.timestamper())
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    double.confirm(tx.tran_code)
+    signed = asyncio.run(signing.complete(tx.transaction_id)).signed["d"]
+    assert_signed(double, signed, tmp_path / "t.pdf")
+    sig = PdfFileReader(BytesIO(signed)).embedded_signatures[0]
+    unsigned = [a["type"].native for a in sig.signer_info["unsigned_attrs"]]
+    assert "signature_time_stamp_token" in unsigned
+    spec = SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build(trust_roots=[double.pki.chain()[-1]]),
+            revinfo_policy=CertRevTrustPolicy(NO_REVOCATION)),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY))
+    result = asyncio.run(ades.ades_with_time_validation(
+        sig.signed_data, spec, raw_digest=sig.compute_digest()))
+    assert result.ades_subindic.status == AdESStatus.PASSED, result.ades_subindic
