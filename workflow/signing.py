@@ -325,9 +325,14 @@ class SigningSteps:
             department=row.department, status="archived" if completes else "signing",
             retention_class=row.retention_class, closed_year=row.closed_year,
             policy_version=row.policy_version)
+        ts_expiry = None
+        if level == "B-LTA":
+            from signer.timestamp_info import last_timestamp_expiry
+
+            ts_expiry = last_timestamp_expiry(pdf)  # the renewal job's due date
         receipt = self._s.archiver.archive_document(IngestItem(
             document_id=row.id, data=pdf, meta=meta, actor_id=actor.subject,
-            reason=f"{level}:{role}",
+            reason=f"{level}:{role}", last_timestamp_expiry=ts_expiry,
             signatures=(SignatureRecord(field=step.field_for(role), role=role, signer_subject=subject,
                                         method=method, level=level,
                                         signed_at=datetime.now(UTC),

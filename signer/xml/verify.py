@@ -16,7 +16,7 @@ import base64
 import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -266,17 +266,17 @@ def verify_xml(
         content_sha = _check_references(root, sig, signed_info)
         _check_signing_certificate(sig, cert_der)
         signing_time = sig.findtext(".//xades:SigningTime", namespaces=NS) or ""
-        moment = at or _parse_time(signing_time) or datetime.now(timezone.utc)
+        moment = at or _parse_time(signing_time) or datetime.now(UTC)
         trusted, why = _trust(cert_der, chain, list(trust_roots), moment, offline)
     except _Refused as r:
         return _result(r.verdict, r.key, r.extra)
     except Exception as e:  # noqa: BLE001 - hostile input must never escape as a traceback
         return _result("INVALID", "structure", f"{type(e).__name__}: {e}")
-    common = dict(
-        signer_subject=cert.subject.rfc4514_string(), signer_serial=format(cert.serial_number, "x"),
-        issuer=cert.issuer.rfc4514_string(), signing_time=signing_time, algorithm=algorithm,
-        trusted=trusted, content_sha256=content_sha,
-    )
+    common = {
+        "signer_subject": cert.subject.rfc4514_string(), "signer_serial": format(cert.serial_number, "x"),
+        "issuer": cert.issuer.rfc4514_string(), "signing_time": signing_time, "algorithm": algorithm,
+        "trusted": trusted, "content_sha256": content_sha,
+    }
     if not trusted:
         return _result("INDETERMINATE", "untrusted", why, **common)
     return _result("VALID", "ok", **common)
@@ -284,6 +284,6 @@ def verify_xml(
 
 def _parse_time(value: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
