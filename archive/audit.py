@@ -142,24 +142,22 @@ class AuditChain:
     def append(self, record: AuditRecord, session: Session | None = None) -> AuditEntry:
         """Append ``record``; inside ``session`` (caller commits) or in its own transaction."""
         if session is not None:
-            return self._append(session, record)
+            return self._append_batch(session, [record])[0]
         with Session(self.engine) as own, own.begin():
-            return self._append(own, record)
+            return self._append_batch(own, [record])[0]
 
     def append_many(self, records: Sequence[AuditRecord],
                     session: Session | None = None) -> list[AuditEntry]:
         """Append several events under one lock of the head (one flush)."""
         if session is not None:
-            return self._append(session, records)
+            return self._append_batch(session, records)
         with Session(self.engine) as own, own.begin():
-            return self._append(own, records)
+            return self._append_batch(own, records)
 
-    def _append(self, session: Session, records: AuditRecord | Sequence[AuditRecord]
-                ) -> Any:
-        single = isinstance(records, AuditRecord)
-        batch = [records] if isinstance(records, AuditRecord) else list(records)
+    def _append_batch(self, session: Session, records: Sequence[AuditRecord]
+                      ) -> list[AuditEntry]:
         prepared = []
-        for record in batch:
+        for record in records:
             if record.action not in ACTIONS:
                 raise InvalidInput("audit.unknown_action",
                                    f"Hành động không rõ: {record.action}",
@@ -193,7 +191,7 @@ class AuditChain:
             prev = digest
         head.seq, head.hash = seq, prev
         session.flush()
-        return entries[0] if single else entries
+        return entries
 
     # -- queries --------------------------------------------------------------------------
     def who_viewed(self, document_id: str) -> list[ViewRecord]:

@@ -96,7 +96,7 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
     __table_args__ = (
         Index("ix_documents_cccd", "tenant_id", "patient_cccd", "created_at", "id"),
         Index("ix_documents_bhyt", "tenant_id", "patient_bhyt", "created_at", "id"),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import MetaData
 
 from archive.db import make_engine
 
 
-def _metadata() -> list[object]:
+def _metadata() -> list[MetaData]:
     from archive.models import Base
 
-    found: list[object] = [Base.metadata]
+    found: list[MetaData] = [Base.metadata]
     try:
         from emr.models import EmrBase
     except ImportError:  # emr not present: the archive alone
