@@ -37,7 +37,7 @@ class Services:
         self.idempotency = IdempotencyStore(engine)
         self._lock = threading.RLock()
         self.executor = ThreadPoolExecutor(
-            max_workers=4,
+            max_workers=16,  # I/O (fsync, TSA, HSM) overlaps; CPU work is GIL-bound
             thread_name_prefix="hsba-sign",
         )
 

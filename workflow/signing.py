@@ -255,10 +255,12 @@ class SigningSteps:
                                 f"Your role does not sign the '{role}' field.")
             candidates = [role]
         else:
+            # the actor's own role first (a head of department signs as head, not doctor)
             nxt = policy.next_steps(signed)
-            candidates = [r for s in nxt for r in s.accepted_roles if r in mine]
-            if not candidates:
-                candidates = [r for s in policy.all_steps for r in s.accepted_roles if r in mine]
+            candidates = [r for r in mine if any(r in s.accepted_roles for s in nxt)]
+            if not candidates:  # let the policy explain why (order, already signed)
+                candidates = [r for r in mine
+                              if any(r in s.accepted_roles for s in policy.all_steps)]
         if not candidates:
             raise Forbidden("sign.no_step", "Biểu mẫu không có bước ký nào cho vai trò của bạn.",
                             "The form has no signing step for your role.")
