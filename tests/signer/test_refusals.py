@@ -117,3 +117,18 @@ def test_malformed_pdf_refused(signer_pki):
     with pytest.raises(HsbaError) as e:
         sign_pdf(b"%PDF-1.7\nnot really", _req(), signer=signer_pki.signer("doctor-rsa"))
     assert e.value.code == "sign.malformed_pdf"
+
+
+def test_too_small_reservation_falls_back_to_pyhanko_sizing(signer_pki, form_pdf, monkeypatch):
+    """If a measured reservation ever proves too small (a TSA answering with a bigger
+    token than the measured one), the signature is re-made with pyHanko's own sizing."""
+    import signer.sign as sign_module
+
+    signer = signer_pki.signer("doctor-ec")
+    request = _req("B-T")
+    ts = signer_pki.timestamper()
+    key = sign_module._reserve_key(signer, request, ts)
+    monkeypatch.setitem(sign_module._RESERVED, key, 2000)
+    signed = sign_pdf(form_pdf, request, signer=signer, timestampers=[ts])
+    assert signature_fields(signed)["doctor"] is True
+    assert key not in sign_module._RESERVED or sign_module._RESERVED[key] != 2000
