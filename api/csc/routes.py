@@ -214,11 +214,11 @@ async def oauth2_token(request: Request) -> Response:
                                     "The authorization code is invalid, used or expired, "
                                     "or the PKCE verifier does not match",
                                     "Mã uỷ quyền không hợp lệ, đã dùng, hết hạn hoặc sai PKCE.")
-            account = services.accounts.get(code.account_id)
-            if account is None:
+            person = services.accounts.get(code.account_id)
+            if person is None:
                 return _oauth_error(400, "invalid_grant", "The account is no longer active",
                                     "Tài khoản không còn hiệu lực.")
-            return JSONResponse(_token_body(request, account))
+            return JSONResponse(_token_body(request, person))
     except HsbaError as e:
         return _oauth_error(401, "invalid_client", e.message_en, e.message_vi) \
             if status_for(e) == 401 else _error(e)

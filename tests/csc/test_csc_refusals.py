@@ -172,3 +172,35 @@ def test_repeated_wrong_pins_lock_the_credential(csc_env: Any) -> None:
     assert any(d.get("error") == "locked" for d in _refusals(csc_env, since))
     csc_env.csc.state.unlock(key)
     assert nurse.authorize([_h(10)]).status_code == 200
+
+
+HOSTILE_BODIES: list[Any] = [
+    [], "x", 1, None, {"credentialID": 5}, {"credentialID": ["a"]},
+    {"credentialID": "k", "SAD": {"a": 1}, "hashes": "abc"},
+    {"numSignatures": True, "hashes": [1, 2]}, {"numSignatures": 10**9, "hashes": []},
+    {"hashes": ["%%%"], "numSignatures": 1}, {"signAlgo": "1.2.3.4.5", "SAD": "s"},
+    {"signAlgo": "not an oid", "signAlgoParams": "////", "SAD": "s", "hashes": ["AA=="]},
+    {"signAlgo": "1.2.840.113549.1.1.10", "signAlgoParams": "MAA=", "SAD": "s",
+     "hashes": ["AA=="], "hashAlgo": "1.2.3"},
+    {"certificates": {"x": 1}, "certInfo": "yes"}, {"userID": ["a"], "credentialInfo": 3},
+]
+
+
+def test_hostile_bodies_get_client_errors_and_sign_nothing(csc_env: Any, client: Client) -> None:
+    key = client.login.key_id
+    usage = csc_env.csc.signer.usage(key)
+    for version, paths in (("v2", ("credentials/list", "credentials/info",
+                                   "credentials/authorize", "signatures/signHash")),
+                           ("v1", ("signatures/signHash",))):
+        for path in paths:
+            for body in HOSTILE_BODIES:
+                if isinstance(body, dict) and "credentialID" not in body:
+                    body = {**body, "credentialID": key}
+                r = httpx.post(f"{csc_env.url}/csc/{version}/{path}", json=body,
+                               headers=client.headers)
+                assert r.status_code < 500, (path, body, r.text)
+                assert "signatures" not in r.json() and "SAD" not in r.json()
+        r = httpx.post(f"{csc_env.url}/csc/{version}/signatures/signHash",
+                       content=b"\xff\xfe not json", headers=client.headers)
+        assert r.status_code == 400
+    assert csc_env.csc.signer.usage(key) == usage
