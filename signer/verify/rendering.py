@@ -89,7 +89,7 @@ def lost_ink(signed: Raster, final: Raster) -> int:
 class RevisionRenderer:
     """Renders revisions of one file, caching the final rendering."""
 
-    def __init__(self, pdf: bytes, timeout: float = 5.0) -> None:
+    def __init__(self, pdf: bytes, timeout: float = 10.0) -> None:
         self._pdf = pdf
         self._timeout = timeout
         self._tmp = tempfile.TemporaryDirectory(prefix="hsba-verify-")

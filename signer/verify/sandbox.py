@@ -4,7 +4,8 @@ A hostile PDF (reference loops, decompression bombs, fuzzed structures) must
 end in PARSE_ERROR or INVALID with a clear message, never take the service
 down. Files go to a small pool of worker processes (``spawn``; pyHanko imported
 once per worker). Each worker runs with ``RLIMIT_AS`` = its start-up size +
-512 MB; a file that takes longer than 10 s gets its worker killed and replaced,
+512 MB and 10 s of CPU per file (``RLIMIT_CPU``; a wall-clock backstop of 30 s
+covers a file that blocks); a file over either limit gets its worker killed and replaced,
 and one that exhausts memory ends its worker the same way.
 """
 
@@ -14,6 +15,7 @@ import logging
 import multiprocessing as mp
 import os
 import resource
+import signal
 import threading
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -24,6 +26,10 @@ from signer.verify.model import VerificationReport
 log = logging.getLogger(__name__)
 
 TIME_LIMIT_S = 10.0
+"""CPU seconds one file may use (the worker's own CPU, enforced with RLIMIT_CPU)."""
+WALL_FACTOR = 3.0
+"""Wall-clock backstop = WALL_FACTOR × TIME_LIMIT_S: on a busy machine a legitimate
+file gets its CPU time, a file blocked on anything else is still stopped."""
 MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 MAX_TASKS_PER_WORKER = 200
 _ctx: Any = None
@@ -56,7 +62,13 @@ def _serve(conn: Connection, memory_limit: int) -> None:
             task = conn.recv()
         except (EOFError, OSError):
             return
-        pdf, roots_der, at, offline, lang, want_etsi = task
+        pdf, roots_der, at, offline, lang, want_etsi, cpu_limit = task
+        try:
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            soft = int(ru.ru_utime + ru.ru_stime + cpu_limit) + 1
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            pass
         try:
             roots = [x509.Certificate.load(d) for d in roots_der]
             rep = analyse(pdf, trust_roots=roots, at=at, offline=offline, lang=lang,
@@ -129,10 +141,10 @@ def run_bounded(pdf: bytes, *, roots_der: list[bytes], at: datetime | None, offl
     w = _acquire(memory_limit)
     code = None
     try:
-        w.conn.send((pdf, roots_der, at, offline, lang, want_etsi))
+        w.conn.send((pdf, roots_der, at, offline, lang, want_etsi, time_limit))
         w.tasks += 1
         # The first task of a new worker also pays for its start-up (imports).
-        limit = time_limit + (20.0 if w.tasks == 1 else 0.0)
+        limit = time_limit * WALL_FACTOR + (20.0 if w.tasks == 1 else 0.0)
         if w.conn.poll(limit):
             kind, payload, extra = w.conn.recv()
         else:
@@ -142,8 +154,10 @@ def run_bounded(pdf: bytes, *, roots_der: list[bytes], at: datetime | None, offl
     if kind in ("ok", "error"):
         _release(w)
     else:
-        code = w.proc.exitcode
         w.kill()
+        code = w.proc.exitcode
+        if code == -signal.SIGXCPU:
+            kind = "timeout"
     if kind == "ok":
         rep = VerificationReport.from_dict(payload)
         if extra:
