@@ -80,10 +80,11 @@ async def login(request: Request, username: Annotated[str, Form(max_length=128)]
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
         return response
     token, ttl = issue_session(request, account, services)
-    response = RedirectResponse(HOME_BY_ROLE.get(account.role, "/web/inbox"), status_code=303)
-    set_session(response, token, ttl)
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
-    return response
+    done: Response = RedirectResponse(HOME_BY_ROLE.get(account.role, "/web/inbox"),
+                                      status_code=303)
+    set_session(done, token, ttl)
+    done.delete_cookie(LOGIN_CSRF_COOKIE)
+    return done
 
 
 @router.post("/logout")

@@ -92,7 +92,7 @@ def awaiting_my_signature(services: Any, actor: Any, f: InboxFilters) -> list[In
         if not services.access.decide(actor, "sign", services.documents.record_ref(row)).allowed:
             continue
         policy = services.policies.signing(row.form_code, row.form_version)
-        signed = services.documents._signed_roles(row.id)  # noqa: SLF001 - see module doc
+        signed = services.documents._signed_roles(row.id)
         nxt = {r for s in policy.next_steps(signed) for r in s.accepted_roles}
         if row.step_role not in nxt:
             continue
@@ -108,7 +108,7 @@ def awaiting_patient(services: Any, actor: Any) -> list[InboxItem]:
         if row.id in out:
             continue
         policy = services.policies.signing(row.form_code, row.form_version)
-        signed = services.documents._signed_roles(row.id)  # noqa: SLF001 - see module doc
+        signed = services.documents._signed_roles(row.id)
         nxt = {r for s in policy.next_steps(signed) for r in s.accepted_roles}
         if row.step_role in nxt:
             out[row.id] = _item(row)

@@ -78,11 +78,11 @@ def _document_for_patient(services: Any, actor: Any, document_id: str,
     kiosk's view goes through the workflow's own access check with it (``_checked``),
     audited like ``pdf``. Move to a public ``DocumentWorkflow.pdf(presented_patient_ref=)``."""
     wf = services.documents
-    row = wf._checked(actor, document_id, "view", presented_patient_ref=patient_ref)  # noqa: SLF001
-    pdf = wf._current_pdf(row)  # noqa: SLF001
+    row = wf._checked(actor, document_id, "view", presented_patient_ref=patient_ref)
+    pdf = wf._current_pdf(row)
     services.trail.record("view", actor=actor, document_id=row.id,
                           details={"version": row.version, "via": "kiosk"})
-    return wf._view(row), pdf  # noqa: SLF001
+    return wf._view(row), pdf
 
 
 @router.get("/login")
@@ -110,9 +110,9 @@ async def login(request: Request, device_id: Annotated[str, Form(max_length=128)
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
         return response
     token, ttl = issue_session(request, account, services)
-    response = RedirectResponse("/web/kiosk", status_code=303)
-    set_session(response, token, ttl)
-    return response
+    done: Response = RedirectResponse("/web/kiosk", status_code=303)
+    set_session(done, token, ttl)
+    return done
 
 
 @router.get("")
@@ -141,8 +141,15 @@ async def identify(request: Request, document_id: DocId,
                    csrf: Annotated[str, Form(max_length=64)]) -> Response:
     principal = _kiosk(request)
     check_csrf(request, csrf)
-    await blocking(request, _document_for_patient, services_of(request), principal,
-                   document_id, patient_ref.strip())
+    try:
+        await blocking(request, _document_for_patient, services_of(request), principal,
+                       document_id, patient_ref.strip())
+    except Forbidden as e:  # the refusal itself is audited by the access gate
+        raise InvalidInput("web.patient_mismatch",
+                           "Mã người bệnh không khớp với tài liệu này, hoặc tài liệu không còn "
+                           "chờ xác nhận. Vui lòng hỏi nhân viên y tế.",
+                           "The patient id does not match this document, or it no longer "
+                           "awaits a confirmation. Please ask the staff.") from e
     response = RedirectResponse(f"/web/kiosk/{document_id}/read?page=1", status_code=303)
     response.set_cookie(PATIENT_COOKIE, patient_ref.strip(), httponly=True, samesite="strict",
                         path="/web/kiosk", max_age=1800)

@@ -55,6 +55,14 @@ class WebEnv:
         return ids
 
     def sign_as_doctor(self, document_id: str) -> Any:
+        """Signs on a worker thread: Playwright's sync API keeps an event loop running
+        on the test thread, and the workflow runs its signer with ``asyncio.run``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(self._sign_as_doctor, document_id).result()
+
+    def _sign_as_doctor(self, document_id: str) -> Any:
         doctor = self.actor("clinician")
         view = self.services.documents.get(doctor, document_id, audit=False)
         return self.services.documents.sign(doctor, document_id,

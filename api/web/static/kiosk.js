@@ -24,6 +24,7 @@
   canvas.addEventListener("pointerdown", function (e) {
     e.preventDefault(); canvas.setPointerCapture(e.pointerId);
     current = [pos(e)]; strokes.push(current); undone = []; redraw();
+    document.getElementById("form-error").hidden = true;
   });
   canvas.addEventListener("pointermove", function (e) {
     if (!current) return; current.push(pos(e)); redraw();
