@@ -226,6 +226,11 @@ class CscService:
             raise self.refuse(principal, op, cid, _invalid(
                 "Invalid parameter numSignatures: it must equal the number of hashes",
                 "numSignatures phải bằng số giá trị hash."))
+        status = self.services.keystore.key_info(cid).status
+        if status != "active":  # NĐ 23/2025 Đ15: certificate status checked before signing
+            raise self.refuse(principal, op, cid, _invalid(
+                f"Invalid parameter credentialID: the certificate is {status}",
+                f"Chứng thư số của khoá không còn hiệu lực ({status})."))
         if self.state.is_locked(cid):
             raise self.refuse(principal, op, cid, CscError(
                 403, "access_denied", "The credential is locked after repeated wrong PINs",

@@ -204,3 +204,30 @@ def test_hostile_bodies_get_client_errors_and_sign_nothing(csc_env: Any, client:
                        content=b"\xff\xfe not json", headers=client.headers)
         assert r.status_code == 400
     assert csc_env.csc.signer.usage(key) == usage
+
+
+def test_expired_certificate_is_not_authorised(csc_env: Any) -> None:
+    """A practitioner whose key's certificate has expired gets no SAD (status checked
+    before signing), even with the right PIN and OTP."""
+    from hsm.subjects import PractitionerSubject
+
+    ks, pki = csc_env.services.keystore, csc_env.services.pki
+    key_id = "t-csc-expired"
+    ks.generate_key(key_id, "rsa2048")
+    ks.store_certificate(key_id, pki.issue_practitioner(ks.public_key(key_id), PractitionerSubject(
+        name="Hết Hạn", title="Bác sĩ", facility="BV Demo", practitioner_id=key_id), days=0),
+        pki.chain())
+    secret, totp = "Expired-2026-pass", pyotp.random_base32()
+    csc_env.services.accounts.create(
+        tenant="70001", kind="staff", username="bs.hethan", role="clinician", secret=secret,
+        totp_secret=totp, signing_pin="135790", key_id=key_id)
+    token = httpx.post(f"{csc_env.url}/csc/v2/auth/login", auth=("bs.hethan", secret),
+                       json={"OTP": pyotp.TOTP(totp).now()}).json()["access_token"]
+    since = _last_seq(csc_env)
+    time.sleep(1.1)  # the certificate's notAfter (whole seconds) is now in the past
+    r = httpx.post(f"{csc_env.url}/csc/v2/credentials/authorize",
+                   headers={"Authorization": f"Bearer {token}"}, json={
+                       "credentialID": key_id, "numSignatures": 1, "hashes": [_h(11)],
+                       "PIN": "135790", "OTP": pyotp.TOTP(totp).now()})
+    _assert_refused(csc_env, r, 400, "invalid_request", key_id, 0, since,
+                    "Invalid parameter credentialID: the certificate is expired")
