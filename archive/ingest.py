@@ -311,19 +311,46 @@ class Archiver:
     def archive_documents(self, items: Sequence[IngestItem], *,
                           max_workers: int = 8) -> list[IngestReceipt]:
         """A batch: one intent transaction, parallel puts, one commit for all rows."""
-        for it in items:
-            check_content("", it.data)
+        results, todo = self._prepare(items, max_workers)
+        return self._finish(items, results, todo)
+
+    def archive_stream(self, items: Sequence[IngestItem], *, batch_size: int = 50,
+                       max_workers: int = 8) -> list[IngestReceipt]:
+        """Many documents in batches, committing batch k while batch k+1 is being stored.
+
+        Each batch is acknowledged only once committed, as in :meth:`archive_documents`.
+        """
+        out: list[IngestReceipt] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsba-commit") as committer:
+            previous: Any = None
+            for start in range(0, len(items), batch_size):
+                chunk = items[start:start + batch_size]
+                prepared = self._prepare(chunk, max_workers)
+                if previous is not None:
+                    out.extend(previous.result())
+                previous = committer.submit(self._finish, chunk, *prepared)
+            if previous is not None:
+                out.extend(previous.result())
+        return out
+
+    def _prepare(self, items: Sequence[IngestItem], max_workers: int
+                 ) -> tuple[list[PendingIngest | IngestReceipt], list[tuple[int, PendingIngest]]]:
+        """Steps 1 and 2: intents committed, objects stored."""
         results = self._record_intents(items)
         _crash_point("after_intent")
         todo = [(i, r) for i, r in enumerate(results) if isinstance(r, PendingIngest)]
-        if todo:
-            if max_workers > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                    list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
-            else:
-                for i, p in todo:
-                    self._store(p, items[i].data)
+        if max_workers > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
+                list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
+        else:
+            for i, p in todo:
+                self._store(p, items[i].data)
         _crash_point("after_put")
+        return results, todo
+
+    def _finish(self, items: Sequence[IngestItem], results: list[PendingIngest | IngestReceipt],
+                todo: list[tuple[int, PendingIngest]]) -> list[IngestReceipt]:
+        """Step 3: index rows and audit events of the stored objects, one transaction."""
         receipts: list[IngestReceipt | None] = [r if isinstance(r, IngestReceipt) else None
                                                 for r in results]
         with self.index.sessions() as s, s.begin():

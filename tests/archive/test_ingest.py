@@ -131,3 +131,14 @@ def test_integrity_check_finds_missing_extra_mismatched(sqlite_archiver: Archive
     assert report.missing == [r2.object_key]
     assert report.extra == [stray]
     assert not report.ok
+
+
+def test_pipelined_stream_acknowledges_every_document(archiver: Archiver) -> None:
+    docs = [_item(f"doc-s{i:03d}", os.urandom(256)) for i in range(23)]
+    docs.append(_item("doc-s000", b"%PDF second version of the first"))
+    receipts = archiver.archive_stream(docs, batch_size=5, max_workers=3)
+    assert [r.document_id for r in receipts] == [d.document_id for d in docs]
+    assert receipts[-1].version == 2 and not receipts[-1].duplicate
+    assert len({r.object_key for r in receipts}) == 24
+    assert archiver.audit.verify().ok and archiver.audit.verify().entries == 24
+    assert check_archive(archiver.index, archiver.store).ok
