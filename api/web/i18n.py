@@ -211,6 +211,19 @@ CHANGES: dict[str, tuple[str, str]] = {
 }
 
 
+TERMS: dict[str, tuple[str, str]] = {
+    "timestamp": ("dấu thời gian", "timestamp"), "claimed": ("do người ký tự khai", "claimed"),
+    "none": ("không có", "none"),
+    "ENTIRE_FILE": ("Toàn bộ tệp", "The whole file"),
+    "ENTIRE_REVISION": ("Toàn bộ phiên bản được ký", "The whole signed revision"),
+    "PARTIAL": ("Một phần tệp", "Part of the file"), "UNKNOWN": ("Không xác định", "Unknown"),
+    "GOOD": ("Chưa bị thu hồi", "Not revoked"), "REVOKED": ("ĐÃ BỊ THU HỒI", "REVOKED"),
+    "NOT_CHECKED": ("Chưa kiểm tra", "Not checked"),
+    "crypto_ok": ("Chữ ký mật mã đúng, nhưng tài liệu đã bị sửa sau khi ký",
+                  "The cryptographic signature is correct, but the document was changed after it"),
+}
+
+
 def pick(lang: str, pair: tuple[str, ...]) -> str:
     return pair[1] if lang == "en" else pair[0]
 

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.auth.tokens import Principal
-from api.web.i18n import CHANGES, LANGS, ROLES, STATUS, VERDICT, pick, translator
+from api.web.i18n import CHANGES, LANGS, ROLES, STATUS, TERMS, VERDICT, pick, translator
 from core.errors import HsbaError, Unauthorized
 
 SESSION_COOKIE = "hsba_session"
@@ -130,6 +130,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "verdict_label": lambda v: pick(lang, VERDICT.get(v, (v, v, "")))
         if v else "—",
         "verdict_class": lambda v: VERDICT.get(v, ("", "", "warn"))[2] if v else "warn",
+        "term": lambda k: pick(lang, TERMS.get(k, (k, k))) if k else "—",
         "role_label": lambda r: pick(lang, ROLES.get(r, (r, r))),
         "changes_label": lambda c: pick(lang, CHANGES.get(c, (c, c))),
         **context,

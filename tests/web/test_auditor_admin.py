@@ -68,6 +68,9 @@ def test_auditor_sees_manipulated_pdf_flagged(page, web_env, signed_document,
     colour = verdict.evaluate("el => getComputedStyle(el).backgroundColor")
     assert colour == "rgb(251, 228, 228)"
     assert page.get_by_text("Nội dung bị thay đổi").count() >= 1  # what changed after it
+    card = page.locator("section.sig").first
+    assert "bad" in (card.get_attribute("class") or "")
+    assert "✗ BỊ SỬA ĐỔI SAU KHI KÝ" in card.inner_text()
     shots(page, "manipulated-flagged")
     with page.expect_download() as dl:
         page.get_by_role("link", name="Tải báo cáo PDF").click()
