@@ -144,6 +144,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "run_check": ("Kiểm tra ngay", "Check now"),
     "last_check": ("Lần kiểm tra gần nhất", "Last check"),
     "audit_chain": ("Chuỗi nhật ký kiểm toán", "Audit chain"),
+    "entries": ("Số mục nhật ký", "Entries"), "last_entry": ("mục cuối", "last entry"),
     "objects_checked": ("Số đối tượng đã kiểm tra", "Objects checked"),
     "never": ("Chưa kiểm tra", "Never checked"),
     "intact": ("Toàn vẹn", "Intact"),
