@@ -327,6 +327,18 @@ class AppConfirmedSigning:
             return self._outcome(tx)
         return await self.apply(transaction_id, await self.client.status(tx.tran_code))
 
+    async def poll_pending(self) -> list[Outcome]:
+        """Poll every pending transaction once (the background job; also what a
+        restarted process runs to pick up confirmations that arrived while it was down).
+        A provider error on one transaction does not stop the others."""
+        outcomes = []
+        for tx in self.store.pending():
+            try:
+                outcomes.append(await self.complete(tx.transaction_id))
+            except KeyCustodyError:
+                continue
+        return outcomes
+
     async def on_callback(self, payload: dict[str, Any]) -> Outcome:
         """A webhook notification (same shape as the status answer)."""
         body = payload.get("data") or {}

@@ -224,3 +224,20 @@ def test_signature_timestamp_on_completion(provider: tuple[ProviderDouble, str],
     result = asyncio.run(ades.ades_with_time_validation(
         sig.signed_data, spec, raw_digest=sig.compute_digest()))
     assert result.ades_subindic.status == AdESStatus.PASSED, result.ades_subindic
+
+
+def test_poll_pending_settles_every_transaction(provider: tuple[ProviderDouble, str],
+                                                pdf: bytes, tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    txs = [asyncio.run(signing.request(USER_ID, [DocumentToSign(f"d{i}", pdf, "BacSi")]))
+           for i in range(3)]
+    double.confirm(txs[0].tran_code)
+    double.reject(txs[1].tran_code)
+    # a new instance (as after a restart) over the same store
+    outcomes = asyncio.run(_signing(url, tmp_path / "pending").poll_pending())
+    by_id = {o.transaction_id: o.status for o in outcomes}
+    assert by_id == {txs[0].transaction_id: "completed", txs[1].transaction_id: "rejected",
+                     txs[2].transaction_id: "pending"}
+    assert [t.transaction_id for t in FilePendingStore(tmp_path / "pending").pending()] == [
+        txs[2].transaction_id]
