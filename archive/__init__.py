@@ -24,6 +24,15 @@ def _primary(settings: Settings) -> ObjectStore:
             secure=settings.s3_secure, region=settings.s3_region)
         store.check_bucket(production=settings.env == "production")
         return store
+    if settings.env == "production":
+        from core.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "archive.fs_store_in_production",
+            "Kho tệp FilesystemWormStore chỉ dành cho phát triển: dùng S3 Object Lock "
+            "(HSBA_STORE=s3) trong production.",
+            "FilesystemWormStore is for development: use S3 Object Lock (HSBA_STORE=s3) "
+            "in production.")
     from archive.fs_store import FilesystemWormStore
 
     return FilesystemWormStore(settings.data_dir / "archive")

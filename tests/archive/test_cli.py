@@ -76,3 +76,17 @@ def test_restore_cli_from_replica(tmp_settings: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("HSBA_REPLICA_STORE")
     reset_settings_cache()
     assert main(["archive", "restore"]) == 2
+
+
+def test_filesystem_store_refused_in_production(tmp_settings: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive import open_store
+    from core.errors import ConfigurationError
+    from core.settings import reset_settings_cache
+
+    assert open_store(get_settings()).name == "fs"
+    monkeypatch.setenv("HSBA_ENV", "production")
+    reset_settings_cache()
+    with pytest.raises(ConfigurationError) as e:
+        open_store(get_settings())
+    assert e.value.code == "archive.fs_store_in_production"
