@@ -37,13 +37,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+FORM = "outpatient_record_15bv1"
+"""A form whose policy has one staff step (the doctor), so one signature reaches B-LTA."""
+
+
 def _form_data() -> dict[str, Any]:
     from templates.render import sample_data
 
-    data = sample_data("prescription")
+    data = sample_data(FORM)
     now = datetime.now(UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
-    data["encounter"] = {**data["encounter"],
-                         "admission_time": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+    enc = dict(data.get("encounter") or {})
+    enc["admission_time"] = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    enc.pop("discharge_time", None)
+    data["encounter"] = enc
     return data
 
 
@@ -90,7 +96,7 @@ def in_process(data_dir: Path, clients: int, docs: int, max_s: float) -> tuple[A
     wf = services.documents
 
     def one(_: int) -> None:
-        doc = wf.create(his, form_code="prescription", data=data,
+        doc = wf.create(his, form_code=FORM, data=data,
                         care_team=[doctor.practitioner_id], department=doctor.department)
         out = wf.sign(doctor, doc.id, pin=doctor_login.signing_pin, expected_sha256=doc.sha256)
         assert out.document.status == "archived", out.document.status
@@ -141,7 +147,7 @@ def over_api(data_dir: Path, clients: int, docs: int, max_s: float) -> tuple[Any
         def one(i: int) -> None:
             r = http.post("/api/v1/documents", headers={
                 "Authorization": f"Bearer {tok_his}", "Idempotency-Key": f"bench-{i}-{port}"},
-                json={"form_code": "prescription", "data": data,
+                json={"form_code": FORM, "data": data,
                       "care_team": [d.practitioner_id], "department": d.department})
             r.raise_for_status()
             doc = r.json()
@@ -173,7 +179,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--docs", type=int, default=32)
     ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--form", default=FORM, help="a form whose policy has one staff step")
     args = ap.parse_args()
+    globals()["FORM"] = args.form
     rows = []
     with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
         for name, fn, d in (("in-process (workflow)", in_process, d1),
