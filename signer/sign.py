@@ -115,8 +115,10 @@ async def _reserve(
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)),
     )
     hex_len = len(test_cms.dump()) * 2
-    # margin: TSA tokens vary (nonce, serial, accuracy) and the ECDSA signature by a byte
-    reserved = hex_len + 2 * (hex_len // 8) + 1024
+    # The dry run carries a real TSA token and the same certificates: the real container
+    # differs by a few bytes (nonce, serial, accuracy, ECDSA length). 256 bytes of margin;
+    # a container that still does not fit is re-signed with pyHanko's own sizing below.
+    reserved = hex_len + 512
     reserved += reserved % 2
     _RESERVED[key] = reserved
     return reserved
