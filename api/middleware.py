@@ -61,7 +61,7 @@ class ApiLimits:
 
 
 class _Bucket:
-    __slots__ = ("tokens", "stamp")
+    __slots__ = ("stamp", "tokens")
 
     def __init__(self, tokens: float, stamp: float) -> None:
         self.tokens = tokens

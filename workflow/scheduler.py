@@ -39,7 +39,7 @@ class Scheduler:
                     break
                 try:
                     job()
-                except Exception:  # noqa: BLE001 - a failing job must not stop the others
+                except Exception:
                     log.exception("scheduled job failed", extra={"job": name})
             self._wake.wait(self.interval_s)
             self._wake.clear()

@@ -223,7 +223,7 @@ class Services:
         if ks is not None and hasattr(ks, "close"):
             try:
                 ks.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("keystore close failed", exc_info=True)
         self.engine.dispose()
 

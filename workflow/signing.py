@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import Conflict, Forbidden, InvalidInput, KeyCustodyError, Unauthorized
+from core.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from workflow.views import SignOutcome
 
 log = logging.getLogger(__name__)
@@ -274,10 +274,7 @@ class SigningSteps:
     def _sign_bytes(self, pdf: bytes, request: Any, key_id: str, pss: bool) -> bytes:
         from signer.sign import async_sign_pdf
 
-        try:
-            signer = self._s.keystore.signer_for(key_id, pss=request.use_pss)
-        except KeyCustodyError:
-            raise
+        signer = self._s.keystore.signer_for(key_id, pss=request.use_pss)
         return self.run(async_sign_pdf(  # type: ignore[attr-defined, no-any-return]
             pdf, request, signer=signer, timestampers=self._s.timestampers(),
             revocation=self._s.revocation()))
@@ -313,9 +310,9 @@ class SigningSteps:
     def _archive_version(self, actor: Any, row: Any, role: str, step: Any, level: str,
                          method: str, subject: str, practitioner_id: str | None) -> Any:
         """Every signed version goes to the WORM store with its index rows."""
-        from archive.ingest import DocumentMeta, IngestItem, SignatureRecord
         from sqlalchemy import update as sql_update
 
+        from archive.ingest import DocumentMeta, IngestItem, SignatureRecord
         from workflow.db import documents
 
         pdf = self._current_pdf(row)  # type: ignore[attr-defined]

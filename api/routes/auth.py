@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from api.auth.tokens import Principal
 from api.deps import PrincipalDep, ServicesDep, authorize, get_tokens
-from workflow.access import RecordRef
 from core.errors import InvalidInput, Unauthorized
+from workflow.access import RecordRef
 from workflow.accounts import Account
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path as PathParam, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import Path as PathParam
 
 from api.deps import PrincipalDep, ServicesDep
 from api.schemas import (

@@ -29,7 +29,8 @@ def readyz(services: ServicesDep) -> JSONResponse:
 
 @router.get("/version", summary="Version")
 def version(request: Request) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version as dist_version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
 
     try:
         v = dist_version("hsba")
