@@ -164,13 +164,14 @@ async def viewers(request: Request, document_id: DocId) -> Response:
     services = services_of(request)
     view = await blocking(request, services.documents.get, principal, document_id, audit=False)
     rows = await blocking(request, services.audit.who_viewed, document_id)
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str, str]] = {}
     for r in rows:
         if r.actor_id not in names:
             account = services.accounts.get(r.actor_id)
-            names[r.actor_id] = (f"{account.display_name or account.username} ({account.role})"
-                                 if account else r.actor_id[:12])
-    items = [(r.at, names[r.actor_id], r.action) for r in rows if r.tenant_id == principal.tenant]
+            names[r.actor_id] = ((account.display_name or account.username, account.role)
+                                 if account else (r.actor_id[:12], ""))
+    items = [(r.at, *names[r.actor_id], r.action) for r in rows
+             if r.tenant_id == principal.tenant]
     return render(request, "viewers.html", doc=view, items=items,
                   title=form_title(view.form_code, lang_of(request)))
 

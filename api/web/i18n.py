@@ -220,6 +220,11 @@ TERMS: dict[str, tuple[str, str]] = {
     "PARTIAL": ("Một phần tệp", "Part of the file"), "UNKNOWN": ("Không xác định", "Unknown"),
     "GOOD": ("Chưa bị thu hồi", "Not revoked"), "REVOKED": ("ĐÃ BỊ THU HỒI", "REVOKED"),
     "NOT_CHECKED": ("Chưa kiểm tra", "Not checked"),
+    "view": ("Xem", "Viewed"), "print": ("In", "Printed"), "export": ("Trích xuất", "Exported"),
+    "clinician": ("bác sĩ", "clinician"), "nurse": ("điều dưỡng", "nurse"),
+    "head_of_department": ("trưởng khoa", "head of department"), "cashier": ("thu ngân", "cashier"),
+    "kiosk": ("ki-ốt", "kiosk"), "auditor": ("kiểm tra viên", "auditor"),
+    "integration": ("hệ thống bệnh viện", "hospital system"), "admin": ("quản trị", "admin"),
     "crypto_ok": ("Chữ ký mật mã đúng, nhưng tài liệu đã bị sửa sau khi ký",
                   "The cryptographic signature is correct, but the document was changed after it"),
 }
