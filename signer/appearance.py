@@ -82,11 +82,13 @@ class _PrecutGlyphAccumulator(GlyphAccumulator):
         descriptor = self.cidfont_obj._font_descriptor
 
         def set_font_file(writer: Any) -> Any:
-            stream = generic.StreamObject(
-                dict_data={generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
-                encoded_data=_font_file_stream(),
-            )
-            ref = writer.add_object(stream)
+            ref = _embedded_font_file(writer)
+            if ref is None:
+                stream = generic.StreamObject(
+                    dict_data={generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+                    encoded_data=_font_file_stream(),
+                )
+                ref = writer.add_object(stream)
             descriptor[generic.NameObject("/FontFile2")] = ref
             return ref
 
@@ -94,6 +96,65 @@ class _PrecutGlyphAccumulator(GlyphAccumulator):
 
     def _extract_subset(self, options: Any = None) -> None:
         """Nothing to do: the font is the Vietnamese cut (glyph ids unchanged)."""
+
+
+def _embedded_font_file(writer: Any) -> generic.IndirectObject | None:
+    """The Vietnamese cut as an earlier signature of this document embedded it, so a
+    second signature refers to the same font program instead of adding ~15 KB again."""
+    try:
+        fields = writer.root["/AcroForm"]["/Fields"]
+    except (KeyError, TypeError):
+        return None
+    wanted = _font_file_stream()
+    for field in fields:
+        found = _font_file_in(field.get_object(), wanted, 0)
+        if found is not None:
+            return found
+    return None
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` dereferenced, or None (pyHanko's ``dict.get`` does not dereference)."""
+    if isinstance(obj, generic.DictionaryObject) and key in obj:
+        return obj[key]
+    return None
+
+
+def _font_file_in(obj: Any, wanted: bytes, depth: int) -> generic.IndirectObject | None:
+    """Search a field/widget, its normal appearance and nested form XObjects."""
+    if depth > 6 or not isinstance(obj, generic.DictionaryObject):
+        return None
+    children: list[Any] = []
+    kids, appearance = _get(obj, "/Kids"), _get(obj, "/AP")
+    if isinstance(kids, generic.ArrayObject):
+        children.extend(kids)
+    if isinstance(appearance, generic.DictionaryObject) and "/N" in appearance:
+        children.append(appearance.raw_get("/N"))
+    resources = _get(obj, "/Resources")
+    if isinstance(resources, generic.DictionaryObject):
+        fonts = _get(resources, "/Font")
+        for font in (fonts.values() if isinstance(fonts, generic.DictionaryObject) else ()):
+            font = font.get_object()
+            cids = _get(font, "/DescendantFonts")
+            for cid in (cids if isinstance(cids, generic.ArrayObject) else ()):
+                cid = cid.get_object()
+                descriptor = _get(cid, "/FontDescriptor")
+                if not isinstance(descriptor, generic.DictionaryObject) \
+                        or "/FontFile2" not in descriptor:
+                    continue
+                ref = descriptor.raw_get("/FontFile2")
+                if isinstance(ref, generic.IndirectObject) \
+                        and ref.get_object().encoded_data == wanted:
+                    return ref
+        xobjects = _get(resources, "/XObject")
+        if isinstance(xobjects, generic.DictionaryObject):
+            children.extend(xobjects.values())
+    for child in children:
+        found = _font_file_in(child.get_object() if hasattr(child, "get_object") else child,
+                              wanted, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 class VietnameseFontFactory(GlyphAccumulatorFactory):
