@@ -11,7 +11,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from api.web import admin, auditor, clinician, kiosk
-from api.web.session import HERE
+from api.web.i18n import LANGS
+from api.web.session import HERE, LANG_COOKIE, safe_next
 
 router = APIRouter(include_in_schema=False)
 router.include_router(clinician.router)
@@ -30,6 +31,15 @@ async def static(name: str) -> Response:
         return Response(status_code=404)
     return FileResponse(HERE / "static" / name, media_type=media,
                         headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/web/lang/{lang}")
+async def switch_language(lang: str, next: str = "/web/") -> Response:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
+    return response
 
 
 @router.get("/web")

@@ -124,7 +124,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     principal = getattr(request.state, "principal", None)
     ctx = {
         "request": request, "lang": lang, "t": translator(lang),
-        "other_lang": "en" if lang == "vi" else "vi",
+        "other_lang": "en" if lang == "vi" else "vi", "here": _here(request),
         "csrf": csrf_for(token) if token else "", "principal": principal,
         "status_label": lambda s: pick(lang, STATUS.get(s, (s, s))),
         "verdict_label": lambda v: pick(lang, VERDICT.get(v, (v, v, "")))
@@ -142,6 +142,22 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
                             httponly=True)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _here(request: Request) -> str:
+    """Where the language switch comes back to: this page for a GET, else the home page
+    (a form's result page cannot be fetched again)."""
+    if request.method != "GET":
+        return "/web/"
+    query = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k != "lang")
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path of this site (no scheme, no host, no protocol-relative ``//``)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/web/"
+    return value
 
 
 def error_page(request: Request, error: HsbaError, back: str = "/web/") -> HTMLResponse:

@@ -80,3 +80,14 @@ def test_roles_stay_on_their_pages(web_env) -> None:  # type: ignore[no-untyped-
         _login(c, web_env, "admin")
         r = c.get("/web/audit/archive")
         assert r.status_code == 403 and 'href="' in r.text  # an error page with a way back
+
+
+def test_language_switch_stays_on_this_site(web_env) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=web_env.base_url) as c:
+        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            r = c.get("/web/lang/en", params={"next": target})
+            assert r.status_code == 303 and r.headers["location"] == "/web/"
+        r = c.get("/web/lang/en", params={"next": "/web/login"})
+        assert r.headers["location"] == "/web/login" and "hsba_lang=en" in r.headers["set-cookie"]
+        page = c.get("/web/login")
+        assert 'lang="en"' in page.text and "Staff log in" in page.text
