@@ -82,7 +82,8 @@ class FilesystemWormStore:
 
     # -- ObjectStore -------------------------------------------------------------
     def put(
-        self, key: str, data: bytes, *, retain_until: date | None = None, legal_hold: bool = False
+        self, key: str, data: bytes, *, retain_until: date | None = None,
+        legal_hold: bool = False, check_exists: bool = True,
     ) -> StoredObject:
         path = self._path(key)
         digest = check_content(key, data)

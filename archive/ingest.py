@@ -192,6 +192,7 @@ class Archiver:
                               tenant_id=it.meta.tenant_id, object_key=key, sha256=digest,
                               size=len(it.data), state="intent", payload=_payload(it),
                               created_at=now)
+            p.fresh = True  # type: ignore[attr-defined]  # created by this call, not a retry
             s.add(p)
             by_sha[(it.document_id, digest)] = p
             out.append(p)
@@ -201,8 +202,10 @@ class Archiver:
     # -- step 2: object -----------------------------------------------------------------
     def _store(self, p: PendingIngest, data: bytes) -> None:
         until = lock_date(_retain(p.payload["meta"]))
+        fresh = bool(getattr(p, "fresh", False))
         try:
-            self.store.put(p.object_key, data, retain_until=until)
+            # A fresh intent's key (sha256 in it) cannot exist yet: skip the store's check.
+            self.store.put(p.object_key, data, retain_until=until, check_exists=not fresh)
         except ArchiveError as e:
             if e.code != "archive.locked" or not self.store.exists(p.object_key):
                 raise

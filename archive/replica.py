@@ -27,7 +27,8 @@ class ReplicatedStore:
         self.name = f"{primary.name}+{replica.name}"
 
     def put(
-        self, key: str, data: bytes, *, retain_until: date | None = None, legal_hold: bool = False
+        self, key: str, data: bytes, *, retain_until: date | None = None,
+        legal_hold: bool = False, check_exists: bool = True,
     ) -> StoredObject:
         if self.primary.exists(key) and self.replica.exists(key):
             # Write-once on both: let the primary refuse it in its own words.

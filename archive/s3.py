@@ -108,11 +108,12 @@ class S3ObjectLockStore:
 
     # -- ObjectStore ----------------------------------------------------------------
     def put(
-        self, key: str, data: bytes, *, retain_until: date | None = None, legal_hold: bool = False
+        self, key: str, data: bytes, *, retain_until: date | None = None,
+        legal_hold: bool = False, check_exists: bool = True,
     ) -> StoredObject:
         validate_key(key)
         digest = check_content(key, data)
-        if self.exists(key):
+        if check_exists and self.exists(key):
             raise locked(key, "đối tượng đã tồn tại (ghi một lần) / object exists (write-once)")
         meta = {
             "sha256": digest,

@@ -44,8 +44,12 @@ class ObjectStore(Protocol):
     name: str
 
     def put(
-        self, key: str, data: bytes, *, retain_until: date | None = None, legal_hold: bool = False
-    ) -> StoredObject: ...
+        self, key: str, data: bytes, *, retain_until: date | None = None,
+        legal_hold: bool = False, check_exists: bool = True,
+    ) -> StoredObject:
+        """``check_exists=False``: the caller knows the key is new (a fresh ingest intent);
+        a store whose write-once check costs a round trip (S3) may skip it."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 

@@ -2,8 +2,11 @@
 
 Beside it, in the same run, a bare S3 put of the same 100 KB objects with the
 same concurrency (the baseline). Target (issue 7): ingest >= 0.5x the bare put
-and >= 100 documents/s. Uses the running test services (``scripts/test-services.sh
-start`` if they are not up) and a fresh PostgreSQL database.
+and >= 100 documents/s. Uses the test PostgreSQL (``scripts/test-services.sh
+start`` if it is not up) with a fresh database, and its OWN throwaway SeaweedFS
+(``weed mini`` in a temporary directory, an Object Lock bucket, removed at the
+end): the objects it writes are locked, so it must not fill the shared test
+bucket.
 
     .venv/bin/python bench/archive.py [--n 600] [--batch 50] [--workers 8]
 """
@@ -49,6 +52,45 @@ def services() -> dict[str, str]:
     return env
 
 
+def private_s3(tmp: Path) -> tuple[Any, dict[str, str]]:
+    """Start a throwaway SeaweedFS with an Object Lock bucket; returns (process, env)."""
+    import json
+    import secrets
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            return int(so.getsockname()[1])
+
+    ports = {k: free_port() for k in ("s3", "s3g", "m", "mg", "v", "vg", "f", "fg", "a", "ag")}
+    admin, writer = secrets.token_hex(8), secrets.token_hex(8)
+    (tmp / "s3.json").write_text(json.dumps({"identities": [
+        {"name": "admin", "credentials": [{"accessKey": "bench-admin", "secretKey": admin}],
+         "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+        {"name": "writer", "credentials": [{"accessKey": "bench-writer", "secretKey": writer}],
+         "actions": ["Read", "Write", "List", "Tagging", "GetObjectRetention",
+                     "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold"]}]}))
+    (tmp / "data").mkdir()
+    weed = Path(sys.executable).with_name("weed")
+    p = ports
+    proc = subprocess.Popen(
+        [str(weed), f"-logdir={tmp}", "mini", f"-dir={tmp / 'data'}", "-ip=127.0.0.1",
+         "-ip.bind=127.0.0.1", f"-master.port={p['m']}", f"-master.port.grpc={p['mg']}",
+         f"-volume.port={p['v']}", f"-volume.port.grpc={p['vg']}", f"-filer.port={p['f']}",
+         f"-filer.port.grpc={p['fg']}", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3g']}",
+         f"-admin.port={p['a']}", f"-admin.port.grpc={p['ag']}", "-admin.ui=false",
+         "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
+         f"-s3.config={tmp / 's3.json'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"127.0.0.1:{p['s3']}"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "s3_bucket_setup.py"), "--endpoint",
+                    endpoint, "--access-key", "bench-admin", "--secret-key", admin, "--bucket",
+                    "hsba-bench", "--retention-days", "1"], check=True)
+    return proc, {"HSBA_TEST_S3_ENDPOINT": endpoint, "HSBA_TEST_S3_ACCESS_KEY": "bench-writer",
+                  "HSBA_TEST_S3_SECRET_KEY": writer, "HSBA_TEST_S3_BUCKET": "hsba-bench"}
+
+
 def fresh_database(pg_url: str) -> tuple[str, Any]:
     base = make_url(pg_url)
     name = "hsba_bench_" + uuid.uuid4().hex[:8]
@@ -82,7 +124,13 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--workers", type=int, default=8)
     args = ap.parse_args()
+    import shutil
+    import tempfile
+
     env = services()
+    tmp = Path(tempfile.mkdtemp(prefix="hsba-bench-s3-"))
+    weed, s3env = private_s3(tmp)
+    env.update(s3env)
     url, drop = fresh_database(env["HSBA_TEST_PG_URL"])
     upgrade(url)
     engine = make_engine(url, pool_size=args.workers + 2)
@@ -144,8 +192,11 @@ def main() -> int:
     finally:
         engine.dispose()
         drop()
+        weed.terminate()
+        weed.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{args.n} documents of {args.size // 1024} KB, {args.workers} threads, "
-          f"PostgreSQL + SeaweedFS S3 Object Lock\n")
+          f"PostgreSQL + SeaweedFS S3 Object Lock (private instance)\n")
     print(f"{'operation':<38} {'docs/s':>8} {'x bare':>7}")
     print("-" * 56)
     for name, rate in rows:
