@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from functools import cache
 from io import BytesIO
@@ -16,6 +17,8 @@ from fastapi.responses import Response
 from api.auth.tokens import Principal
 from api.web.session import LoginRequired, error_page, login_redirect
 from core.errors import HsbaError
+
+log = logging.getLogger("hsba.web")
 
 
 def page(kiosk: bool = False, back: str = "/web/") -> Callable[..., Any]:
@@ -31,6 +34,13 @@ def page(kiosk: bool = False, back: str = "/web/") -> Callable[..., Any]:
                 return login_redirect(request, e.kiosk or kiosk)
             except HsbaError as e:
                 return error_page(request, e, back=request.headers.get("referer") or back)
+            except Exception:  # an error page with a way back, never a raw 500
+                log.exception("web page failed", extra={
+                    "request_id": getattr(request.state, "request_id", "")})
+                return error_page(request, HsbaError(
+                    "internal", "Lỗi hệ thống; vui lòng thử lại hoặc báo bộ phận CNTT.",
+                    "Internal error; please retry or tell the IT desk."),
+                    back=request.headers.get("referer") or back)
 
         return run
 
