@@ -34,6 +34,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.stamp import NoOpStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from core.errors import Conflict, HsbaError, InvalidInput, SigningError, UnavailableError
@@ -73,18 +74,25 @@ def _refuse(code: str, vi: str, en: str, details: Any = None) -> SigningError:
 
 
 def _signer_for_request(signer: Signer, request: SignRequest) -> Signer:
-    """The signer with the request's RSA padding (PSS or PKCS#1 v1.5)."""
+    """The signer with the request's RSA padding (PSS or PKCS#1 v1.5), whose CMS
+    carries the signing certificate once: a registry holding it too made pyHanko
+    embed it twice (~2.5 KB of hex per signature)."""
     cert = signer.signing_cert
-    if (
+    set_pss = (
         cert is not None
         and cert.public_key.algorithm == "rsa"
         and signer.signature_mechanism is None
         and bool(signer.prefer_pss) != request.use_pss
-    ):
-        view = copy.copy(signer)  # shares the loaded key / HSM session
+    )
+    registry = list(signer.cert_registry or ())
+    lean = [c for c in registry if cert is None or c.sha256 != cert.sha256]
+    if not set_pss and len(lean) == len(registry):
+        return signer
+    view = copy.copy(signer)  # shares the loaded key / HSM session
+    if set_pss:
         view.prefer_pss = request.use_pss
-        return view
-    return signer
+    view._cert_registry = SimpleCertificateStore.from_certs(lean)
+    return view
 
 
 def _reserve_key(
