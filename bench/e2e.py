@@ -486,6 +486,11 @@ def main() -> int:
         sizes = {kind: breakdown(next(p for n, p in samples.items() if n.startswith(kind)))
                  for kind in kinds}
         report(results, checks, sizes, args.tsa_delay_ms)
+        failed = [name for name, c in checks.items() if name.startswith("hsba") and (
+            c["AdES LTA"] != "PASSED" or c["pdfsig"] != "valid" or c["pdfa"] != "PASS")]
+        if failed:
+            print(f"\nFAILED: hsba outputs that do not validate: {failed}", file=sys.stderr)
+            return 1
     finally:
         tsa_proc.terminate()
         tsa_proc.wait(timeout=30)
