@@ -20,7 +20,7 @@ from api.web.common import (
     page_count,
     services_of,
 )
-from api.web.inbox import InboxFilters, awaiting_my_signature, signed_by_me
+from api.web.inbox import InboxFilters, awaiting_my_signature, my_next_step, signed_by_me
 from api.web.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -140,8 +140,9 @@ async def document(request: Request, document_id: DocId) -> Response:
     services = services_of(request)
     view, pdf = await blocking(request, services.documents.pdf, principal, document_id)
     pages = await blocking(request, page_count, pdf)
+    step = await blocking(request, my_next_step, services, principal, view)
     lang = lang_of(request)
-    return render(request, "document.html", doc=view, pages=pages,
+    return render(request, "document.html", doc=view, pages=pages, my_step=step,
                   title=form_title(view.form_code, lang), flash=request.query_params.get("ok"))
 
 

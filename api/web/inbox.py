@@ -128,3 +128,16 @@ def signed_by_me(services: Any, actor: Any, limit: int = 200) -> list[InboxItem]
                       patient_ref=r.patient_ref, created_at=_utc(r.created_at),  # type: ignore[arg-type]
                       status=r.status, sha256=r.sha256, version=r.version,
                       step_role=r.step_role, signed_at=_utc(r.signed_at)) for r in rows]
+
+
+def my_next_step(services: Any, actor: Any, view: Any) -> str | None:
+    """The role this person would sign now on this document, else None (the sign
+    form is shown only then)."""
+    if view.status != "awaiting_signatures":
+        return None
+    roles = STAFF_SIGNER_ROLES.get(actor.role, ())
+    policy = services.policies.signing(view.form_code, view.form_version)
+    signed = services.documents._signed_roles(view.id)  # private: see module doc
+    nxt = [r for s in policy.next_steps(signed) for r in s.accepted_roles if r in roles]
+    pending = {r.role for r in view.signature_requests if r.status == "pending"}
+    return next((r for r in nxt if r in pending), None)

@@ -138,4 +138,8 @@ def test_sign_one_by_keyboard_only(page, web_env) -> None:  # type: ignore[no-un
     page.wait_for_url(re.compile(r"\?ok="))
     status = page.get_by_role("status")
     assert "Đã ký tài liệu" in status.first.inner_text()
+    assert page.locator("#s-pin").count() == 0  # my step is done: no sign form any more
+    img = page.get_by_role("img", name="Ảnh trang 1 của tài liệu")
+    img.scroll_into_view_if_needed()
+    page.wait_for_function("(i) => i.complete && i.naturalWidth > 0", arg=img.element_handle())
     shots(page, "signed")
