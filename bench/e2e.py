@@ -3,7 +3,9 @@
 One run, same form (``consent_surgery``, 1 page, Vietnamese sample data), same keys
 (SoftHSM2 token ``doctor-an`` for the doctor, ``seal`` for the hospital seal), same
 real services on loopback (``scripts/test-services.sh``: PostgreSQL, SeaweedFS S3
-with Object Lock, certomancer TSA/OCSP over HTTP). The TSA is a second instance of
+with Object Lock, certomancer TSA/OCSP over HTTP); the S3 is a throwaway ``weed mini``
+started by this script (``bench/archive.py``'s ``private_s3``) so locked outputs never
+fill the shared test bucket. The TSA is a second instance of
 ``scripts/pki_server.py`` started by this script with ``--delay-ms`` (default 50 ms
 per request), so the shared test PKI keeps its speed for the others' tests.
 
@@ -37,6 +39,7 @@ import asyncio
 import hashlib
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -443,6 +446,7 @@ def main() -> int:
     import psycopg
     import sqlalchemy as sa
 
+    from bench.archive import private_s3
     from tests.pki.testpki import load_test_pki
 
     env = _services_env()
@@ -450,6 +454,10 @@ def main() -> int:
     os.environ["HSBA_ENV"] = "test"
     work = Path(tempfile.mkdtemp(prefix="hsba-e2e-"))
     (work / "var").mkdir()
+    (work / "s3").mkdir()
+    # a throwaway SeaweedFS: Object-Locked outputs never fill the shared test bucket
+    weed, s3env = private_s3(work / "s3")
+    env.update(s3env)
     pki = load_test_pki()
     root_pem = pki.write_pem("root", work / "root.pem")
     database = f"hsba_bench_{uuid.uuid4().hex[:10]}"
@@ -494,6 +502,9 @@ def main() -> int:
     finally:
         tsa_proc.terminate()
         tsa_proc.wait(timeout=30)
+        weed.terminate()
+        weed.wait(timeout=30)
+        shutil.rmtree(work / "s3", ignore_errors=True)
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     return 0
