@@ -210,7 +210,7 @@ weed_start() {
         -s3.port=$S3_PORT -s3.port.grpc=$S3_GRPC_PORT \
         -admin.port=$WEED_ADMIN_PORT -admin.port.grpc=$WEED_ADMIN_GRPC_PORT -admin.ui=false \
         -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false \
-        -master.volumeSizeLimitMB=64 -volume.max=16 \
+        -master.volumeSizeLimitMB=64 -volume.max=64 \
         -s3.config="$SVC/s3.json"
     log "seaweedfs: starting (pid $(cat "$RUN/weed.pid"))"
 }
