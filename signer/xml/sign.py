@@ -12,7 +12,6 @@ valid.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import threading
 from typing import Any
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from core.errors import InvalidInput, SigningError
+from signer.xml._sync import run_sync
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 SIG_METHODS = {
@@ -104,7 +104,7 @@ def sign_enveloped(
                 f"No empty {placement} element to hold the signature.")
 
     def signproc(data: bytes, _hashalgo: str) -> bytes:
-        raw = asyncio.run(signer.async_sign_raw(data, digest))
+        raw = run_sync(lambda: signer.async_sign_raw(data, digest))
         return _ec_raw(raw, bits) if kind == "ec" else raw
 
     cert_der = cert.dump()

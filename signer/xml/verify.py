@@ -11,7 +11,6 @@ copy, an ``Id`` elsewhere) are refused. Verdicts use the PDF vocabulary.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
@@ -26,6 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
+
+from signer.xml._sync import run_sync
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -221,7 +222,7 @@ def _trust(cert_der: bytes, chain: list[bytes], trust_roots: list[bytes], at: da
     )
     validator = CertificateValidator(asn1_x509.Certificate.load(cert_der), validation_context=ctx)
     try:
-        asyncio.run(validator.async_validate_usage(set(), extended_optional=True))
+        run_sync(lambda: validator.async_validate_usage(set(), extended_optional=True))
     except (PathBuildingError, PathValidationError) as e:
         return False, str(e)
     except Exception as e:  # noqa: BLE001 - revocation fetch failures and the like
