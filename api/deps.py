@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi import Path as PathParam
 
 from api.auth.tokens import Principal, TokenService
 from core.errors import Unauthorized
@@ -37,6 +38,8 @@ def current_principal(request: Request) -> Principal:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+DocId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A document id in a URL path."""
 
 
 def authorize(services: Services, principal: Principal, action: str,

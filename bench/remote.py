@@ -140,7 +140,7 @@ def main() -> None:
     import httpx
     import pyotp
 
-    from tests.csc.conftest import free_port
+    from tests.loopback import free_port
     from workflow.seeding import seed_demo
     from workflow.services import Services
 

@@ -26,12 +26,10 @@ class ClaimExport:
     verdict: str
 
 
-def seal_signer(key_id: str | None = None, services: Any = None) -> Any:
+def seal_signer(services: Any, key_id: str | None = None) -> Any:
     """A pyHanko ``Signer`` for the hospital's organisation seal (key stays in custody)."""
     from workflow.seeding import ensure_seal_key
-    from workflow.services import Services
 
-    services = services or Services.from_settings()
     key = key_id or ensure_seal_key(services, services.settings.hospital_code)
     return services.keystore.signer_for(key)
 
@@ -60,7 +58,7 @@ def export_claim(
     from signer.xml.verify import verify_xml
 
     tenant = tenant or services.settings.hospital_code
-    signer = seal_signer(seal_key_id, services)
+    signer = seal_signer(services, seal_key_id)
     xml = sign_enveloped(build_claim(encounter), signer=signer)
     check = verify_xml(xml, trust_roots=_trust_roots_der(services), offline=True)
     if check.verdict != "VALID":
@@ -105,7 +103,7 @@ def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
     with Session(services.engine) as session:
         exported = export_patient_record(
             session, patient_id, fetch_pdf=archive_fetcher(services.index, services.store))
-    xml = sign_enveloped(exported.xml, signer=seal_signer(seal_key_id, services), placement="")
+    xml = sign_enveloped(exported.xml, signer=seal_signer(services, seal_key_id), placement="")
     check = verify_xml(xml, trust_roots=_trust_roots_der(services), placement="", offline=True)
     if check.verdict != "VALID":
         raise SigningError("xml.seal_not_valid",

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from core.errors import InvalidInput
 
-VERDICT_EXIT = {"VALID": 0}
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("xml", help="XML 130 / HoSoBenhAn: xuất, ký, kiểm tra / export, sign, verify")
@@ -58,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
 
         services = Services.from_settings()
         try:
-            xml = sign_enveloped(xml, signer=seal_signer(args.sign_with or None, services))
+            xml = sign_enveloped(xml, signer=seal_signer(services, args.sign_with or None))
         finally:
             services.close()
     args.out.write_bytes(xml)

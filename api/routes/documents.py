@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi import Path as PathParam
 
-from api.deps import PrincipalDep, ServicesDep
+from api.deps import DocId, PrincipalDep, ServicesDep
 from api.schemas import (
     BatchResult,
     BatchSignBody,
@@ -32,7 +32,6 @@ from workflow.signing import PatientEvidence
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
-DocId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"}, 403: {"description": "Refused by policy"},
     404: {"description": "Not found (or another hospital's)"},

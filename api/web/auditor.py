@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from api.deps import DocId
 from api.web.common import blocking, form_title, form_titles, page, services_of
 from api.web.session import check_csrf, lang_of, principal_of, render
 from core.errors import InvalidInput, NotFound
 from workflow.access import RecordRef
 
 router = APIRouter(prefix="/web/audit", include_in_schema=False)
-DocId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Sha = Annotated[str, Path(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]
 KEEP_REPORTS = 32
 

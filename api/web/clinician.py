@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from api.deps import DocId
 from api.web.batch import BatchJobs
 from api.web.common import (
     blocking,
@@ -35,7 +36,6 @@ from api.web.session import (
 from core.errors import HsbaError, InvalidInput, NotFound
 
 router = APIRouter(prefix="/web", include_in_schema=False)
-DocId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 HOME_BY_ROLE = {"auditor": "/web/audit/verify", "admin": "/web/admin", "kiosk": "/web/kiosk"}
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from api.deps import DocId
 from api.web.common import blocking, form_title, issue_session, page, page_count, services_of
 from api.web.devices import DevFingerprintReader, DevOtpSender, FingerprintReader
 from api.web.inbox import awaiting_patient
@@ -34,7 +35,6 @@ from core.errors import Forbidden, HsbaError, InvalidInput
 from workflow.signing import PatientEvidence
 
 router = APIRouter(prefix="/web/kiosk", include_in_schema=False)
-DocId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 PATIENT_COOKIE = "hsba_kiosk_patient"
 RELATIONSHIPS = ("parent", "spouse", "child", "guardian", "other")
 METHODS = ("patient_pad", "fingerprint", "otp")

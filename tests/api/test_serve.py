@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from core.errors import ConfigurationError
 from core.settings import Settings
+from tests.loopback import free_port as _free_port
 
 HSBA = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
 REPO = Path(__file__).resolve().parents[2]
@@ -30,12 +30,6 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update({"HSBA_DATA_DIR": str(tmp_path / "var"), "HSBA_CONFIG": str(tmp_path / "none"),
                 **extra})
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_production_refuses_development_adapters(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from tests.api.conftest import ApiEnv
+from tests.loopback import free_port as _free_port
 
 
 class Receiver:
@@ -48,12 +48,6 @@ class Receiver:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(pred: Any, timeout: float = 60) -> bool:

@@ -5,9 +5,6 @@ port (real HTTP), and a one-page PDF to sign."""
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +12,6 @@ from typing import Any
 
 import pyotp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
@@ -23,42 +19,9 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from api.app import create_app
 from api.middleware import ApiLimits
 from core.settings import Settings
+from tests.loopback import LoopbackServer, free_port  # noqa: F401 - used by the CSC tests
 from workflow.seeding import DemoLogin, seed_demo
 from workflow.services import Services
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LoopbackServer:
-    """uvicorn serving an app in a thread on 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning",
-                                                    timeout_keep_alive=120, lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LoopbackServer:  # noqa: PYI034
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def csc_app(settings: Settings, services: Services) -> FastAPI:
@@ -113,7 +76,7 @@ def csc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CscEnv]:
     services = Services.from_settings(settings)
     logins = {x.role: x for x in seed_demo(services)}
     app = csc_app(settings, services)
-    with LoopbackServer(app) as server:
+    with LoopbackServer(app, lifespan="on") as server:
         yield CscEnv(settings, services, server.url, app, logins)
     services.close()
 
@@ -178,7 +141,7 @@ def hsm_csc_env(test_services: Any, tmp_path_factory: pytest.TempPathFactory,
     try:
         logins = {x.role: x for x in seed_demo(services, key_ids=key_ids)}
         app = csc_app(settings, services)
-        with LoopbackServer(app) as server:
+        with LoopbackServer(app, lifespan="on") as server:
             yield CscEnv(settings, services, server.url, app, logins)
     finally:
         def cleanup(pooled: Any) -> None:

@@ -1,6 +1,6 @@
 """Trust policy and ``hsba trust update``: install only certificates whose SHA-256 is listed.
 
-The national certificates are read in place from /work/shared/trust (never copied into
+The national certificates are read in place from shared/trust beside the checkout (never copied into
 the repository); the HTTP source is a real HTTP server on 127.0.0.1.
 """
 
@@ -21,8 +21,9 @@ from core.errors import PolicyError
 from policies import PolicySet, load_policies
 from policies.certificates import parse_certificates
 from policies.trust_update import update_trust_store
+from tests.shared_data import TRUST
 
-SHARED = Path("/work/shared/trust")
+SHARED = TRUST
 G2 = "bac8bf609ab420a8ee1780d74f4de5c7f7184959d2a7375b0a75e4c29f0908e7"
 G3 = "7b3269e7d79aebbfae5095f45bbb7074771e690cb7df02b441062b12f7690ece"
 MIC_SHA1 = "ca918d635bb130bec97639e6aabf7edbc4eb1310f8058b9419f467ae0230ad8c"

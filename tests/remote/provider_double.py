@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -34,6 +32,7 @@ from fastapi.responses import JSONResponse
 
 from hsm.dev_pki import DevPki
 from hsm.subjects import PractitionerSubject
+from tests.loopback import LoopbackServer  # noqa: F401 - re-exported for the tests
 
 SP_ID, SP_PASSWORD = "hsba-test-sp", "double-secret"
 USER_ID = "079123456789"  # a made-up CCCD-shaped subscriber id
@@ -148,33 +147,3 @@ class ProviderDouble:
         return app
 
 
-class LoopbackServer:
-    """uvicorn serving an app in a thread on 127.0.0.1 (a free port)."""
-
-    def __init__(self, app: Any) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning",
-                                                    timeout_keep_alive=120))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LoopbackServer:  # noqa: PYI034
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)

@@ -7,16 +7,14 @@ manifest expectation into hsba's seven words (corpus README, last note)."""
 from __future__ import annotations
 
 import csv
-import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from signer.verify import verify_pdf
+from tests.shared_data import CORPUS
 
-CORPUS = Path(os.environ.get("HSBA_CORPUS", "/work/shared/corpus"))
 HOSTILE = {"PARSE_ERROR", "NO_SIGNATURE", "INVALID"}
 NOT_VALID = {"MODIFIED_AFTER_SIGNING", "INVALID"}
 

@@ -7,7 +7,6 @@ Screenshots of every step go to ``artifacts/web/`` (gitignored)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import uvicorn
 from api.app import create_app
 from api.middleware import ApiLimits
 from core.settings import Settings
+from tests.loopback import free_port as _free_port
 from workflow.access import ActorRef
 from workflow.demo import demo_form_data
 from workflow.seeding import DemoLogin, seed_demo
@@ -73,12 +73,6 @@ class WebEnv:
         secret = self.logins[role].totp_secret
         assert secret
         return pyotp.TOTP(secret).now()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
