@@ -6,7 +6,8 @@ down. Files go to a small pool of worker processes (``spawn``; pyHanko imported
 once per worker). Each worker runs with ``RLIMIT_AS`` = its start-up size +
 512 MB and 10 s of CPU per file (``RLIMIT_CPU``; a wall-clock backstop of 30 s
 covers a file that blocks); a file over either limit gets its worker killed and replaced,
-and one that exhausts memory ends its worker the same way.
+and one that exhausts memory ends its worker the same way. A new worker first
+reports "ready" (imports done, limits set): its start-up never counts against a file.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ WALL_FACTOR = 3.0
 file gets its CPU time, a file blocked on anything else is still stopped."""
 MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 MAX_TASKS_PER_WORKER = 200
+STARTUP_LIMIT_S = 60.0
+"""Wall-clock limit for a new worker's start-up (importing pyHanko), before any file."""
 _ctx: Any = None
 _idle: list[_Worker] = []
 _lock = threading.Lock()
@@ -57,6 +60,7 @@ def _serve(conn: Connection, memory_limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ValueError, OSError):
         pass
+    conn.send(("ready", None, None))  # start-up (imports) never counts against a file's limits
     while True:
         try:
             task = conn.recv()
@@ -92,7 +96,19 @@ class _Worker:
         self.proc.start()
         child.close()
         self.tasks = 0
+        self.ready = False
         self.memory_limit = memory_limit
+
+    def wait_ready(self, timeout: float = STARTUP_LIMIT_S) -> bool:
+        """Wait for the worker's start-up message (imports done, limits set)."""
+        if self.ready:
+            return True
+        try:
+            if self.conn.poll(timeout) and self.conn.recv()[0] == "ready":
+                self.ready = True
+        except (EOFError, OSError):
+            pass
+        return self.ready
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -123,6 +139,7 @@ def warm_up(workers: int = 1) -> None:
     """Start worker processes ahead of the first file (service start-up)."""
     ws = [_acquire(MEMORY_LIMIT_BYTES) for _ in range(workers)]
     for w in ws:
+        w.wait_ready()
         _release(w)
 
 
@@ -141,11 +158,11 @@ def run_bounded(pdf: bytes, *, roots_der: list[bytes], at: datetime | None, offl
     w = _acquire(memory_limit)
     code = None
     try:
+        if not w.wait_ready():
+            raise OSError("verification worker did not start")
         w.conn.send((pdf, roots_der, at, offline, lang, want_etsi, time_limit))
         w.tasks += 1
-        # The first task of a new worker also pays for its start-up (imports).
-        limit = time_limit * WALL_FACTOR + (20.0 if w.tasks == 1 else 0.0)
-        if w.conn.poll(limit):
+        if w.conn.poll(time_limit * WALL_FACTOR):
             kind, payload, extra = w.conn.recv()
         else:
             kind, payload, extra = "timeout", None, None
