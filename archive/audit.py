@@ -232,9 +232,9 @@ class AuditChain:
             data = json.dumps(body, sort_keys=True).encode()
             key = (f"{CHECKPOINT_PREFIX}{head.seq:012d}-"
                    f"{hashlib.sha256(data).hexdigest()}.json")
-            store.put(key, data, retain_until=retain_until)
+            stored = store.put(key, data, retain_until=retain_until)
             s.add(AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, object_key=key,
-                                  timestamp_token=token))
+                                  version_id=stored.version_id, timestamp_token=token))
             return Checkpoint(head.seq, head.hash, at, key, token)
 
     @staticmethod

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from archive.store import (
+    ObjectVersion,
     StoredObject,
     check_content,
     locked,
@@ -116,7 +117,8 @@ class FilesystemWormStore:
         _fsync_dir(path.parent)
         return StoredObject(key, digest, len(data), retain_until, legal_hold)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, version_id: str | None = None) -> bytes:
+        """``version_id`` is ignored: files are write-once, there is one version."""
         path = self._path(key)
         try:
             data = path.read_bytes()
@@ -129,7 +131,11 @@ class FilesystemWormStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def stat(self, key: str) -> StoredObject:
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Unversioned: write-once files have no version history."""
+        return []
+
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject:
         path = self._path(key)
         if not path.is_file():
             raise not_found(key)
@@ -143,7 +149,7 @@ class FilesystemWormStore:
             bool(meta.get("legal_hold", False)),
         )
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str | None = None) -> None:
         obj = self.stat(key)
         if obj.legal_hold:
             raise locked(key, "đang bị phong tỏa pháp lý / under legal hold")
@@ -169,13 +175,14 @@ class FilesystemWormStore:
                 if key.startswith(prefix):
                     yield key
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
+    def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
         self.stat(key)
         meta = self._read_meta(key)
         meta["legal_hold"] = on
         self._write_meta(key, meta)
 
-    def extend_retention(self, key: str, retain_until: date) -> None:
+    def extend_retention(self, key: str, retain_until: date,
+                         version_id: str | None = None) -> None:
         obj = self.stat(key)
         if obj.retain_until is not None and retain_until < obj.retain_until:
             raise locked(key, "không được rút ngắn thời hạn lưu trữ / retention cannot be shortened")

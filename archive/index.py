@@ -61,6 +61,8 @@ class VersionInfo:
     reason: str
     created_at: datetime
     last_timestamp_expiry: datetime | None
+    version_id: str | None = None
+    """The store's version id of the locked object: pass it to ``store.get(key, version_id)``."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def document_info(d: Document) -> DocumentInfo:
 
 def version_info(v: DocumentVersion) -> VersionInfo:
     return VersionInfo(v.document_id, v.n, v.media, v.sha256, v.object_key, v.size, v.reason,
-                       v.created_at, v.last_timestamp_expiry)
+                       v.created_at, v.last_timestamp_expiry, v.version_id)
 
 
 def _encode_cursor(created_at: datetime, doc_id: str) -> str:

@@ -105,6 +105,8 @@ class IngestReceipt:
     size: int
     duplicate: bool
     """True when this content was already archived for the document (idempotent retry)."""
+    version_id: str | None = None
+    """The store's version id of the locked object (S3), as the index records it."""
 
 
 def _crash_point(step: str) -> None:
@@ -177,7 +179,7 @@ class Archiver:
             same = versions.get((it.document_id, digest, it.media))
             if same is not None:
                 out.append(IngestReceipt(it.document_id, same.n, same.object_key, digest,
-                                         same.size, True))
+                                         same.size, True, same.version_id))
                 continue
             pending = by_sha.get((it.document_id, digest))
             if pending is not None:
@@ -200,26 +202,30 @@ class Archiver:
         return out
 
     # -- step 2: object -----------------------------------------------------------------
-    def _store(self, p: PendingIngest, data: bytes) -> None:
+    def _store(self, p: PendingIngest, data: bytes) -> str | None:
+        """Put the object; return the store's version id of the locked write."""
         until = lock_date(_retain(p.payload["meta"]))
         fresh = bool(getattr(p, "fresh", False))
         try:
             # A fresh intent's key (sha256 in it) cannot exist yet: skip the store's check.
-            self.store.put(p.object_key, data, retain_until=until, check_exists=not fresh)
+            return self.store.put(p.object_key, data, retain_until=until,
+                                  check_exists=not fresh).version_id
         except ArchiveError as e:
             if e.code != "archive.locked" or not self.store.exists(p.object_key):
                 raise
             # Stored by an earlier attempt (same key, same sha256): check it is intact.
-            check_content(p.object_key, self.store.get(p.object_key), p.sha256)
+            return _stored_version(self.store, p)
 
     # -- step 3: rows + audit -------------------------------------------------------------
-    def _commit(self, s: Session, p: PendingIngest) -> IngestReceipt:
+    def _commit(self, s: Session, p: PendingIngest, version_id: str | None) -> IngestReceipt:
         """Index rows and audit event for one intent whose object is stored (idempotent)."""
-        return self._commit_many(s, [p])[0]
+        return self._commit_many(s, [p], {p.id: version_id})[0]
 
-    def _commit_many(self, s: Session, batch: Sequence[PendingIngest]) -> list[IngestReceipt]:
+    def _commit_many(self, s: Session, batch: Sequence[PendingIngest],
+                     version_ids: dict[str, str | None]) -> list[IngestReceipt]:
         """Index rows and audit events for stored intents, in the caller's transaction.
 
+        ``version_ids``: the store's version id of each intent's locked object.
         A fixed number of queries per batch; rows of one table go in one flush.
         """
         keys = [p.object_key for p in batch]
@@ -248,7 +254,7 @@ class Archiver:
             if done is not None:
                 s.delete(p)
                 receipts.append(IngestReceipt(p.document_id, done.n, p.object_key, p.sha256,
-                                              p.size, True))
+                                              p.size, True, done.version_id))
                 continue
             pl = p.payload
             meta = pl["meta"]
@@ -276,7 +282,8 @@ class Archiver:
                 doc.last_timestamp_expiry = ts_exp
             rows.append(DocumentVersion(
                 document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"), sha256=p.sha256,
-                object_key=p.object_key, size=p.size, reason=pl["reason"],
+                object_key=p.object_key, version_id=version_ids.get(p.id), size=p.size,
+                reason=pl["reason"],
                 last_timestamp_expiry=ts_exp, created_at=now))
             for sig in pl["signatures"]:
                 rows.append(Signature(
@@ -298,7 +305,7 @@ class Archiver:
                 details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
                          "reason": pl["reason"], "form_code": meta["form_code"]}))
             receipts.append(IngestReceipt(p.document_id, p.n, p.object_key, p.sha256, p.size,
-                                          False))
+                                          False, version_ids.get(p.id)))
         s.flush()  # documents before the rows that reference them
         s.add_all(rows)
         s.flush()
@@ -314,8 +321,7 @@ class Archiver:
     def archive_documents(self, items: Sequence[IngestItem], *,
                           max_workers: int = 8) -> list[IngestReceipt]:
         """A batch: one intent transaction, parallel puts, one commit for all rows."""
-        results, todo = self._prepare(items, max_workers)
-        return self._finish(items, results, todo)
+        return self._finish(items, *self._prepare(items, max_workers))
 
     def archive_stream(self, items: Sequence[IngestItem], *, batch_size: int = 50,
                        max_workers: int = 8) -> list[IngestReceipt]:
@@ -337,22 +343,23 @@ class Archiver:
         return out
 
     def _prepare(self, items: Sequence[IngestItem], max_workers: int
-                 ) -> tuple[list[PendingIngest | IngestReceipt], list[tuple[int, PendingIngest]]]:
-        """Steps 1 and 2: intents committed, objects stored."""
+                 ) -> tuple[list[PendingIngest | IngestReceipt], list[tuple[int, PendingIngest]],
+                            dict[str, str | None]]:
+        """Steps 1 and 2: intents committed, objects stored (their version ids by intent)."""
         results = self._record_intents(items)
         _crash_point("after_intent")
         todo = [(i, r) for i, r in enumerate(results) if isinstance(r, PendingIngest)]
         if max_workers > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
-                list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
+                vids = list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
         else:
-            for i, p in todo:
-                self._store(p, items[i].data)
+            vids = [self._store(p, items[i].data) for i, p in todo]
         _crash_point("after_put")
-        return results, todo
+        return results, todo, {p.id: vid for (_, p), vid in zip(todo, vids, strict=True)}
 
     def _finish(self, items: Sequence[IngestItem], results: list[PendingIngest | IngestReceipt],
-                todo: list[tuple[int, PendingIngest]]) -> list[IngestReceipt]:
+                todo: list[tuple[int, PendingIngest]], version_ids: dict[str, str | None]
+                ) -> list[IngestReceipt]:
         """Step 3: index rows and audit events of the stored objects, one transaction."""
         receipts: list[IngestReceipt | None] = [r if isinstance(r, IngestReceipt) else None
                                                 for r in results]
@@ -366,10 +373,10 @@ class Archiver:
                 for i, p in gone:
                     v = done[p.object_key]
                     receipts[i] = IngestReceipt(p.document_id, v.n, v.object_key, v.sha256,
-                                                v.size, True)
+                                                v.size, True, v.version_id)
             mine = [(i, live[p.id]) for i, p in todo if p.id in live]
-            for (i, _), receipt in zip(mine, self._commit_many(s, [r for _, r in mine]),
-                                       strict=True):
+            committed = self._commit_many(s, [r for _, r in mine], version_ids)
+            for (i, _), receipt in zip(mine, committed, strict=True):
                 receipts[i] = receipt
             _crash_point("before_commit")
         _crash_point("after_commit")
@@ -378,6 +385,13 @@ class Archiver:
             raise ArchiveError("archive.ingest_incomplete", "Lưu trữ chưa hoàn tất.",
                                "Ingest incomplete.")
         return out
+
+
+def _stored_version(store: ObjectStore, p: PendingIngest) -> str | None:
+    """The version id of an intent's object stored by an earlier attempt, checked intact."""
+    stored = store.stat(p.object_key)  # the key's original (locked) version
+    check_content(p.object_key, store.get(p.object_key, stored.version_id), p.sha256)
+    return stored.version_id
 
 
 @dataclass(frozen=True)
@@ -411,8 +425,7 @@ def reconcile(archiver: Archiver, actor_id: str = "system:reconcile", *,
             if p is None:
                 continue
             if archiver.store.exists(p.object_key):
-                check_content(p.object_key, archiver.store.get(p.object_key), p.sha256)
-                archiver._commit(s, p)
+                archiver._commit(s, p, _stored_version(archiver.store, p))
                 completed.append(p.object_key)
             elif p.created_at <= cutoff:
                 s.delete(p)

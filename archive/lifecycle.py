@@ -44,9 +44,10 @@ def _doc(s: Session, document_id: str) -> Document:
     return d
 
 
-def _keys(s: Session, document_id: str) -> list[str]:
-    return list(s.execute(select(DocumentVersion.object_key)
-                          .where(DocumentVersion.document_id == document_id)).scalars())
+def _objects(s: Session, document_id: str) -> list[tuple[str, str | None]]:
+    """(object key, version id recorded at ingest) of every version of a document."""
+    return list(s.execute(select(DocumentVersion.object_key, DocumentVersion.version_id)
+                          .where(DocumentVersion.document_id == document_id)).tuples())
 
 
 class RecordLifecycle:
@@ -74,8 +75,8 @@ class RecordLifecycle:
                 until = old_until  # never shortened
             d.retention_class = higher(old_cls, new_cls).value
             d.retain_until = until
-            for key in _keys(s, document_id):
-                self.archiver.store.extend_retention(key, lock_date(until))
+            for key, vid in _objects(s, document_id):
+                self.archiver.store.extend_retention(key, lock_date(until), vid)
             self.archiver.audit.append(AuditRecord(
                 actor_id=actor_id, action="retention_change", object_id=document_id,
                 tenant_id=d.tenant_id,
@@ -92,8 +93,8 @@ class RecordLifecycle:
             d = _doc(s, document_id)
             s.add(LegalHold(document_id=document_id, reason=reason, placed_by=actor_id))
             d.legal_hold = True
-            for key in _keys(s, document_id):
-                self.archiver.store.set_legal_hold(key, True)
+            for key, vid in _objects(s, document_id):
+                self.archiver.store.set_legal_hold(key, True, vid)
             self.archiver.audit.append(AuditRecord(actor_id, "legal_hold", document_id,
                                                    d.tenant_id, {"on": True}), session=s)
 
@@ -105,8 +106,8 @@ class RecordLifecycle:
                                                        LegalHold.released_at.is_(None))).scalars():
                 h.released_at, h.released_by = now, actor_id
             d.legal_hold = False
-            for key in _keys(s, document_id):
-                self.archiver.store.set_legal_hold(key, False)
+            for key, vid in _objects(s, document_id):
+                self.archiver.store.set_legal_hold(key, False, vid)
             self.archiver.audit.append(AuditRecord(actor_id, "legal_hold", document_id,
                                                    d.tenant_id, {"on": False}), session=s)
 
@@ -164,10 +165,11 @@ class RecordLifecycle:
             self.archiver.audit.append(AuditRecord(approver_id, "destruction_approve", d.id,
                                                    d.tenant_id, {"request": request_id}),
                                        session=s)
-            keys = _keys(s, d.id)
-            for key in keys:
+            objects = _objects(s, d.id)
+            keys = [key for key, _ in objects]
+            for key, vid in objects:
                 if self.archiver.store.exists(key):
-                    self.archiver.store.delete(key)
+                    self.archiver.store.delete(key, vid)
             req.executed_at, req.status, d.status = now, "executed", "destroyed"
             self.archiver.audit.append(AuditRecord(
                 approver_id, "destroy", d.id, d.tenant_id,

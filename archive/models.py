@@ -120,6 +120,9 @@ class DocumentVersion(Base):
     media: Mapped[str] = mapped_column(String(8), default="pdf")
     sha256: Mapped[str] = mapped_column(String(64))
     object_key: Mapped[str] = mapped_column(String(512), unique=True)
+    version_id: Mapped[str | None] = mapped_column(String(1024))
+    """The store's version id of the locked write (S3); reads ask for exactly it.
+    NULL on a store without versions and on rows from before migration 0004."""
     size: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(64))
     last_timestamp_expiry: Mapped[datetime | None]
@@ -230,6 +233,7 @@ class AuditCheckpoint(Base):
     hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     object_key: Mapped[str] = mapped_column(String(512))
+    version_id: Mapped[str | None] = mapped_column(String(1024))
     timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

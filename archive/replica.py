@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from archive.store import ObjectStore, StoredObject, check_content
+from archive.store import ObjectStore, ObjectVersion, StoredObject, check_content
 from core.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,10 @@ class ReplicatedStore:
         check_content(key, self.replica.get(key), stored.sha256 or None)
         return stored
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, version_id: str | None = None) -> bytes:
+        """``version_id`` is the primary's; the replica serves its own original version."""
         try:
-            return self.primary.get(key)
+            return self.primary.get(key, version_id)
         except ArchiveError as e:
             log.warning("primary read of %s failed (%s); reading the replica", key, e.code)
             return self.replica.get(key)
@@ -51,23 +52,27 @@ class ReplicatedStore:
     def exists(self, key: str) -> bool:
         return self.primary.exists(key)
 
-    def stat(self, key: str) -> StoredObject:
-        return self.primary.stat(key)
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject:
+        return self.primary.stat(key, version_id)
 
-    def delete(self, key: str) -> None:
-        self.primary.delete(key)
+    def versions(self, key: str) -> list[ObjectVersion]:
+        return self.primary.versions(key)
+
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        self.primary.delete(key, version_id)
         if self.replica.exists(key):
             self.replica.delete(key)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.primary.list(prefix)
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
-        self.primary.set_legal_hold(key, on)
+    def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
+        self.primary.set_legal_hold(key, on, version_id)
         self.replica.set_legal_hold(key, on)
 
-    def extend_retention(self, key: str, retain_until: date) -> None:
-        self.primary.extend_retention(key, retain_until)
+    def extend_retention(self, key: str, retain_until: date,
+                         version_id: str | None = None) -> None:
+        self.primary.extend_retention(key, retain_until, version_id)
         self.replica.extend_retention(key, retain_until)
 
 

@@ -7,6 +7,14 @@ servers (SeaweedFS) refuse retention headers from a non-Admin identity: then
 the bucket's default COMPLIANCE retention protects the object and
 ``per_object_retention`` is switched off for this store (logged once).
 Reads are checked against the sha256 in the key and in the object metadata.
+
+Versioning lets anyone with put rights add a NEWER version at a locked key
+(the locked original stays). So nothing here reads "the newest version":
+``get``/``stat`` read the version id the caller recorded at ingest (the index
+keeps it), and without one the key's ORIGINAL version (the oldest that is not
+a delete marker: a write-once key's first write is the locked one).
+``versions(key)`` lists every version so the integrity sweep can report a
+key that was written again.
 """
 
 from __future__ import annotations
@@ -24,7 +32,14 @@ from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
-from archive.store import StoredObject, check_content, locked, not_found, validate_key
+from archive.store import (
+    ObjectVersion,
+    StoredObject,
+    check_content,
+    locked,
+    not_found,
+    validate_key,
+)
 from core.errors import ArchiveError, ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -149,10 +164,38 @@ class S3ObjectLockStore:
             metadata=dict(meta), retention=retention, legal_hold=legal_hold,
         )
 
-    def get(self, key: str) -> bytes:
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Every version of ``key`` (delete markers included), oldest first."""
         validate_key(key)
+        name = self._k(key)
+        found: list[tuple[Any, int, ObjectVersion]] = []
         try:
-            resp = self.client.get_object(self.bucket, self._k(key))
+            # S3 lists a key's versions newest first: keep that order as the tie-break.
+            for i, o in enumerate(self.client.list_objects(self.bucket, prefix=name,
+                                                           include_version=True)):
+                if o.object_name != name or not o.version_id:
+                    continue
+                found.append((o.last_modified, -i, ObjectVersion(
+                    o.version_id, bool(o.is_delete_marker), o.is_latest == "true")))
+        except S3Error as e:
+            raise _vendor(e, key, "liệt kê phiên bản / list versions") from e
+        epoch = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda f: (f[0] or epoch, f[1]))
+        return [v for _, _, v in found]
+
+    def _original(self, key: str) -> str:
+        """Version id of the key's first (locked) write."""
+        for v in self.versions(key):
+            if not v.delete_marker:
+                return v.version_id
+        raise not_found(key)
+
+    def get(self, key: str, version_id: str | None = None) -> bytes:
+        """The content of ``version_id`` (as recorded at ingest), else of the original."""
+        validate_key(key)
+        vid = version_id or self._original(key)
+        try:
+            resp = self.client.get_object(self.bucket, self._k(key), version_id=vid)
             try:
                 data = resp.read()
                 meta_sha = resp.headers.get("x-amz-meta-sha256")
@@ -167,19 +210,14 @@ class S3ObjectLockStore:
         return data
 
     def exists(self, key: str) -> bool:
-        validate_key(key)
-        try:
-            self.client.stat_object(self.bucket, self._k(key))
-            return True
-        except S3Error as e:
-            if e.code in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
-                return False
-            raise _vendor(e, key, "kiểm tra / stat") from e
+        """True when the key has a stored version (a delete marker on top does not hide it)."""
+        return any(not v.delete_marker for v in self.versions(key))
 
-    def stat(self, key: str) -> StoredObject:
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject:
         validate_key(key)
+        vid = version_id or self._original(key)
         try:
-            st = self.client.stat_object(self.bucket, self._k(key))
+            st = self.client.stat_object(self.bucket, self._k(key), version_id=vid)
         except S3Error as e:
             if e.code in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
                 raise not_found(key) from e
@@ -189,11 +227,11 @@ class S3ObjectLockStore:
         hold = meta.get("x-amz-object-lock-legal-hold") == "ON"
         sha = meta.get("x-amz-meta-sha256") or ""
         ru = datetime.fromisoformat(until).date() if until else None
-        return StoredObject(key, sha, st.size or 0, ru, hold, st.version_id)
+        return StoredObject(key, sha, st.size or 0, ru, hold, st.version_id or vid)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str | None = None) -> None:
         """Delete the object's version itself (not a delete marker): refused while locked."""
-        st = self.stat(key)
+        st = self.stat(key, version_id)
         try:
             self.client.remove_object(self.bucket, self._k(key), version_id=st.version_id)
         except S3Error as e:
@@ -210,8 +248,8 @@ class S3ObjectLockStore:
         except S3Error as e:
             raise _vendor(e, prefix, "liệt kê / list") from e
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
-        st = self.stat(key)
+    def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
+        st = self.stat(key, version_id)
         try:
             if on:
                 self.client.enable_object_legal_hold(self.bucket, self._k(key), st.version_id)
@@ -220,8 +258,9 @@ class S3ObjectLockStore:
         except S3Error as e:
             raise _vendor(e, key, "phong tỏa pháp lý / legal hold") from e
 
-    def extend_retention(self, key: str, retain_until: date) -> None:
-        st = self.stat(key)
+    def extend_retention(self, key: str, retain_until: date,
+                         version_id: str | None = None) -> None:
+        st = self.stat(key, version_id)
         try:
             self.client.set_object_retention(
                 self.bucket, self._k(key), Retention(COMPLIANCE, _until(retain_until)),

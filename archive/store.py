@@ -34,7 +34,16 @@ class StoredObject:
     legal_hold: bool = False
     """Legal hold in force: delete refused whatever the date."""
     version_id: str | None = None
-    """Backend version id (S3 versioned buckets)."""
+    """Backend version id (S3 versioned buckets): the index records it, reads ask for it."""
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key in a versioned store (S3)."""
+
+    version_id: str
+    delete_marker: bool = False
+    latest: bool = False
 
 
 @runtime_checkable
@@ -51,19 +60,28 @@ class ObjectStore(Protocol):
         a store whose write-once check costs a round trip (S3) may skip it."""
         ...
 
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str, version_id: str | None = None) -> bytes:
+        """``version_id`` (recorded at ingest) pins the version read; without it a
+        versioned store reads the key's original (first, locked) version, never a
+        newer one somebody put at the same key."""
+        ...
 
     def exists(self, key: str) -> bool: ...
 
-    def stat(self, key: str) -> StoredObject: ...
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject: ...
 
-    def delete(self, key: str) -> None: ...
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Every version of the key, oldest first (empty for an unversioned store)."""
+        ...
+
+    def delete(self, key: str, version_id: str | None = None) -> None: ...
 
     def list(self, prefix: str = "") -> Iterator[str]: ...
 
-    def set_legal_hold(self, key: str, on: bool) -> None: ...
+    def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None: ...
 
-    def extend_retention(self, key: str, retain_until: date) -> None: ...
+    def extend_retention(self, key: str, retain_until: date,
+                         version_id: str | None = None) -> None: ...
 
 
 def sha256_hex(data: bytes) -> str:

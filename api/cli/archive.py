@@ -50,10 +50,13 @@ def _check(args: argparse.Namespace) -> int:
     lines = [f"{'Đã kiểm tra' if vi else 'Checked'}: {report.checked}",
              f"{'Thiếu' if vi else 'Missing'}: {len(report.missing)}",
              f"{'Sai mã băm' if vi else 'Mismatched'}: {len(report.mismatched)}",
-             f"{'Thừa' if vi else 'Extra'}: {len(report.extra)}"]
+             f"{'Thừa' if vi else 'Extra'}: {len(report.extra)}",
+             (f"{'Bị ghi đè (phiên bản mới hơn)' if vi else 'Overwritten (newer version)'}: "
+              f"{len(report.overwritten)}")]
     lines += [f"  missing {k}" for k in report.missing]
     lines += [f"  mismatched {k}" for k in report.mismatched]
     lines += [f"  extra {k}" for k in report.extra]
+    lines += [f"  overwritten {k}" for k in report.overwritten]
     lines.append(("KẾT QUẢ: TOÀN VẸN" if vi else "RESULT: INTACT") if report.ok
                  else ("KẾT QUẢ: CÓ SAI LỆCH" if vi else "RESULT: PROBLEMS FOUND"))
     _out(args, report.to_dict(), "\n".join(lines))
