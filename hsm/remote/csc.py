@@ -10,11 +10,18 @@ services.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from asn1crypto import tsp, x509
+from pyhanko.sign.attributes import (
+    CMSAttributeProvider,
+    SignedAttributeProviderSpec,
+    SigningCertificateV2Provider,
+)
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers.csc_signer import (
     CSCAuthorizationInfo,
     CSCAuthorizationManager,
@@ -26,7 +33,7 @@ from pyhanko.sign.signers.csc_signer import (
 
 from core.errors import KeyCustodyError
 
-__all__ = ["CscEndpoint", "PinOtpAuthorization", "open_csc_signer"]
+__all__ = ["CscEndpoint", "HsbaCscSigner", "PinOtpAuthorization", "open_csc_signer"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +99,72 @@ class PinOtpAuthorization(CSCAuthorizationManager):
         return self.parse_csc_auth_response(data)
 
 
+class _KnownSigningCertificate(CMSAttributeProvider):
+    """The signing-certificate-v2 attribute of one certificate, encoded once.
+
+    pyHanko rebuilds it for every signature (an ESSCertIDv2 with the issuer's name:
+    about 20 ms of asn1crypto work per document here, most of a batch's client-side
+    time); the value is the same for every signature of the credential."""
+
+    attribute_type = "signing_certificate_v2"
+
+    def __init__(self, der: bytes) -> None:
+        self._der = der
+
+    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
+        # parsed from DER: asn1crypto reuses the encoding instead of rebuilding it
+        return tsp.SigningCertificateV2.load(self._der)
+
+
+class _SameAttributesCachedCertificate(SignedAttributeProviderSpec):
+    """pyHanko's own signed-attribute providers, with the signing-certificate
+    attribute of the signer's certificate taken from :class:`_KnownSigningCertificate`."""
+
+    def __init__(self, inner: SignedAttributeProviderSpec, cert: x509.Certificate,
+                 scv2_der: bytes) -> None:
+        self._inner = inner
+        self._cert_der = cert.dump()
+        self._scv2 = _KnownSigningCertificate(scv2_der)
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str,
+                              ) -> Iterable[CMSAttributeProvider]:
+        for provider in self._inner.signed_attr_providers(data_digest, digest_algorithm):
+            if isinstance(provider, SigningCertificateV2Provider) \
+                    and provider.signing_cert.dump() == self._cert_der:
+                yield self._scv2
+            else:
+                yield provider
+
+
+class HsbaCscSigner(CSCSigner):
+    """pyHanko's ``CSCSigner``, unchanged on the wire, that encodes the signer's
+    signing-certificate attribute once per credential instead of once per document
+    (same signed attributes, same bytes)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cert = self.signing_cert
+        assert cert is not None
+        self._scv2_der = as_signing_certificate_v2(cert).dump()
+
+    def _signed_attr_provider_spec(self, *args: Any, **kwargs: Any,
+                                   ) -> SignedAttributeProviderSpec:
+        inner = super()._signed_attr_provider_spec(*args, **kwargs)  # type: ignore[no-untyped-call]
+        if self.signed_attr_prov_spec is not None:
+            return inner
+        assert self.signing_cert is not None
+        return _SameAttributesCachedCertificate(inner, self.signing_cert, self._scv2_der)
+
+
 async def open_csc_signer(endpoint: CscEndpoint, http: aiohttp.ClientSession, *, pin: str,
                           otp: Callable[[], str], batch_size: int = 1,
-                          prefer_pss: bool = False) -> CSCSigner:
+                          prefer_pss: bool = False, plain_pyhanko: bool = False) -> CSCSigner:
     """A pyHanko ``CSCSigner`` for the credential: certificates from ``credentials/info``,
-    SADs from :class:`PinOtpAuthorization`; ``batch_size`` signatures per ``signHash``."""
+    SADs from :class:`PinOtpAuthorization`; ``batch_size`` signatures per ``signHash``.
+    By default an :class:`HsbaCscSigner`; ``plain_pyhanko`` gives pyHanko's class as is."""
     info = CSCServiceSessionInfo(endpoint.service_url, endpoint.credential_id,
                                  oauth_token=endpoint.access_token, api_ver=endpoint.api_ver)
     cred = await fetch_certs_in_csc_credential(http, info)
     auth = PinOtpAuthorization(info, cred, http=http, pin=pin, otp=otp)
-    return CSCSigner(http, auth, batch_size=batch_size, prefer_pss=prefer_pss)
+    cls = CSCSigner if plain_pyhanko else HsbaCscSigner
+    return cls(http, auth, batch_size=batch_size, prefer_pss=prefer_pss)

@@ -29,14 +29,17 @@ from hsm.remote.csc import CscEndpoint, open_csc_signer
 
 async def sign_with_csc(env: Any, token: str, pdfs: list[bytes], *, api_ver: str = "v1",
                         role: str = "clinician", prefer_pss: bool = False,
-                        ) -> tuple[list[bytes], int]:
+                        plain_pyhanko: bool = False) -> tuple[list[bytes], int]:
     """Sign every PDF with ONE signer whose batch is the whole list; returns the signed
-    PDFs and the number of ``credentials/authorize`` calls made."""
+    PDFs and the number of ``credentials/authorize`` calls made. ``plain_pyhanko``:
+    pyHanko's ``CSCSigner`` class itself (else hsba's subclass that encodes the
+    signing-certificate attribute once)."""
     login = env.logins[role]
     async with aiohttp.ClientSession() as http:
         signer = await open_csc_signer(
             CscEndpoint(env.url, login.key_id, token, api_ver), http, pin=login.signing_pin,
-            otp=lambda: env.otp(role), batch_size=len(pdfs), prefer_pss=prefer_pss)
+            otp=lambda: env.otp(role), batch_size=len(pdfs), prefer_pss=prefer_pss,
+            plain_pyhanko=plain_pyhanko)
 
         async def one(pdf: bytes) -> bytes:
             out = await signers.async_sign_pdf(

@@ -28,7 +28,7 @@ def test_pyhanko_csc_signer_signs_through_hsba(csc_env: Any, one_page_pdf: bytes
     key_id = csc_env.logins["clinician"].key_id
     before = csc_env.csc.signer.usage(key_id)
     signed, authorizations = asyncio.run(sign_with_csc(csc_env, token, [one_page_pdf],
-                                                       api_ver=api_ver))
+                                                       api_ver=api_ver, plain_pyhanko=True))
     assert authorizations == 1
     assert csc_env.csc.signer.usage(key_id) == before + 1
     assert_valid(csc_env, signed[0], tmp_path, api_ver)
@@ -58,6 +58,30 @@ def test_one_authorisation_covers_a_batch(csc_env: Any, one_page_pdf: bytes,
     csc_events = [e.details for e in new if e.details.get("csc")]
     assert [(d["csc"], d.get("num_signatures")) for d in csc_events] == [
         ("credentials/authorize", 5), ("signatures/signHash", 5)]
+
+
+def test_hsba_signer_sends_the_same_signed_attributes(csc_env: Any, one_page_pdf: bytes,
+                                                     ) -> None:
+    """``HsbaCscSigner`` (signing-certificate attribute encoded once per credential)
+    produces the same signed attributes as pyHanko's ``CSCSigner``: same types in the
+    same order, the same signing-certificate-v2 value naming the signer's certificate."""
+    import hashlib
+
+    token = csc_login(csc_env)
+    plain, _ = asyncio.run(sign_with_csc(csc_env, token, [one_page_pdf], plain_pyhanko=True))
+    ours, _ = asyncio.run(sign_with_csc(csc_env, token, [one_page_pdf] * 2))
+
+    def attrs(pdf: bytes) -> dict[str, bytes]:
+        info = PdfFileReader(BytesIO(pdf)).embedded_signatures[0].signer_info
+        return {a["type"].native: a["values"].dump() for a in info["signed_attrs"]}
+    a, b, c = attrs(plain[0]), attrs(ours[0]), attrs(ours[1])
+    assert list(a) == list(b) == list(c) and "signing_certificate_v2" in a
+    assert a["signing_certificate_v2"] == b["signing_certificate_v2"] \
+        == c["signing_certificate_v2"]
+    sig = PdfFileReader(BytesIO(ours[0])).embedded_signatures[0]
+    ess = next(a["values"][0] for a in sig.signer_info["signed_attrs"]
+               if a["type"].native == "signing_certificate_v2")["certs"][0]
+    assert ess["cert_hash"].native == hashlib.sha256(sig.signer_cert.dump()).digest()
 
 
 def test_info_list_and_credential_info(csc_env: Any) -> None:
