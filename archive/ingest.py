@@ -236,9 +236,12 @@ class Archiver:
                             .scalars())
         new_tenants = {p.payload["meta"]["tenant_id"]: p.payload["meta"].get("tenant_name")
                        for p in batch if p.payload["meta"]["tenant_id"] not in known_tenants}
-        if new_tenants:
-            s.add_all(Tenant(id=t, name=name or t) for t, name in new_tenants.items())
-            s.flush()
+        for t, name in new_tenants.items():  # a concurrent first ingest may add it first
+            try:
+                with s.begin_nested():
+                    s.add(Tenant(id=t, name=name or t))
+            except IntegrityError:
+                pass
         doc_ids = sorted({p.document_id for p in batch})
         docs = {d.id: d for d in s.execute(select(Document).where(Document.id.in_(doc_ids)))
                 .scalars()}
