@@ -3,8 +3,9 @@ and QĐ 3176/QĐ-BYT), as published: element name, type, size, required.
 
 Types: ``S`` text (max length), ``N`` integer (max digits), ``D`` decimal
 (total digits, fraction digits), ``T12`` time ``yyyyMMddHHmm``, ``T8`` date
-``yyyyMMdd``. The XSDs in ``xsd/`` are generated from these tables
-(``python -m insurance.xsdgen``) and a test keeps them in step.
+``yyyyMMdd``. ``codes`` closes a field to its published code list. The XSDs
+in ``xsd/`` are generated from these tables (``python -m insurance.xsdgen``)
+and a test keeps them in step.
 """
 
 from __future__ import annotations
@@ -20,14 +21,36 @@ class Field:
     scale: int = 0
     required: bool = False
     label_vi: str = ""
+    codes: tuple[str, ...] = ()
+    """The allowed values (a closed code list of the format); empty when open."""
 
 
 def S(name: str, size: int, required: bool = False, label: str = "") -> Field:
     return Field(name, "S", size, 0, required, label)
 
 
-def N(name: str, size: int, required: bool = False, label: str = "") -> Field:
-    return Field(name, "N", size, 0, required, label)
+def N(name: str, size: int, required: bool = False, label: str = "",
+      codes: tuple[str, ...] = ()) -> Field:
+    return Field(name, "N", size, 0, required, label, codes)
+
+
+def _upto(n: int) -> tuple[str, ...]:
+    return tuple(str(i) for i in range(1, n + 1))
+
+
+# Closed code lists of QĐ 130/QĐ-BYT (as amended by QĐ 4750/QĐ-BYT).
+SEX = _upto(3)
+"""GIOI_TINH: 1 nam, 2 nữ, 3 chưa xác định."""
+TREATMENT_RESULT = _upto(7)
+"""KET_QUA_DTRI: 1 khỏi, 2 đỡ, 3 không thay đổi, 4 nặng hơn, 5 tử vong, 6 tiên lượng nặng
+xin về, 7 chưa xác định."""
+DISCHARGE_TYPE = _upto(5)
+"""MA_LOAI_RV: 1 ra viện, 2 chuyển tuyến theo yêu cầu chuyên môn, 3 trốn viện, 4 xin ra
+viện, 5 chuyển tuyến theo yêu cầu người bệnh."""
+COST_GROUP = _upto(18)
+"""MA_NHOM: the 18 cost groups (1 xét nghiệm, 2 CĐHA, ..., 4 thuốc trong danh mục, ...)."""
+SCOPE = _upto(3)
+"""PHAM_VI: 1 trong phạm vi hưởng BHYT, 2 ngoài phạm vi, 3 ngoài phạm vi (khác)."""
 
 
 def D(name: str, size: int = 15, scale: int = 2, required: bool = False, label: str = "") -> Field:
@@ -46,7 +69,7 @@ XML1 = (
     S("MA_LK", 100, True, "Mã liên kết"), N("STT", 10, True, "Số thứ tự"),
     S("MA_BN", 100, True, "Mã người bệnh"), S("HO_TEN", 255, True, "Họ và tên"),
     S("SO_CCCD", 15, False, "Số căn cước công dân / định danh cá nhân"),
-    T12("NGAY_SINH", True, "Ngày sinh"), N("GIOI_TINH", 1, True, "Giới tính"),
+    T12("NGAY_SINH", True, "Ngày sinh"), N("GIOI_TINH", 1, True, "Giới tính", SEX),
     S("NHOM_MAU", 5), S("MA_QUOCTICH", 3, True, "Mã quốc tịch"),
     S("MA_DANTOC", 2, True, "Mã dân tộc"), S("MA_NGHE_NGHIEP", 5, True, "Mã nghề nghiệp"),
     S("DIA_CHI", 1024, True, "Địa chỉ"), S("MATINH_CU_TRU", 3, True, "Mã tỉnh cư trú"),
@@ -62,8 +85,8 @@ XML1 = (
     S("MA_NOI_DI", 5), S("MA_NOI_DEN", 5), N("MA_TAI_NAN", 1),
     T12("NGAY_VAO", True, "Ngày giờ vào"), T12("NGAY_VAO_NOI_TRU"), T12("NGAY_RA", True, "Ngày giờ ra"),
     S("GIAY_CHUYEN_TUYEN", 50), N("SO_NGAY_DTRI", 3, True, "Số ngày điều trị"),
-    S("PP_DIEU_TRI", 4000), N("KET_QUA_DTRI", 1, True, "Kết quả điều trị"),
-    N("MA_LOAI_RV", 1, True, "Mã loại ra viện"), S("GHI_CHU", 4000), T12("NGAY_TTOAN"),
+    S("PP_DIEU_TRI", 4000), N("KET_QUA_DTRI", 1, True, "Kết quả điều trị", TREATMENT_RESULT),
+    N("MA_LOAI_RV", 1, True, "Mã loại ra viện", DISCHARGE_TYPE), S("GHI_CHU", 4000), T12("NGAY_TTOAN"),
     D("T_THUOC", required=True), D("T_VTYT", required=True), D("T_TONGCHI_BV", required=True),
     D("T_TONGCHI_BH", required=True), D("T_BNTT", required=True), D("T_BNCCT", required=True),
     D("T_BHTT", required=True), D("T_NGUONKHAC", required=True), D("T_BHTT_GDV", required=True),
@@ -76,10 +99,10 @@ XML1 = (
 
 XML2 = (
     S("MA_LK", 100, True), N("STT", 10, True), S("MA_THUOC", 255, True, "Mã thuốc"),
-    S("MA_PP_CHEBIEN", 255), S("MA_CSKCB_THUOC", 10), N("MA_NHOM", 2, True, "Mã nhóm"),
+    S("MA_PP_CHEBIEN", 255), S("MA_CSKCB_THUOC", 10), N("MA_NHOM", 2, True, "Mã nhóm", COST_GROUP),
     S("TEN_THUOC", 1024, True, "Tên thuốc"), S("DON_VI_TINH", 50, True, "Đơn vị tính"),
     S("HAM_LUONG", 1024), S("DUONG_DUNG", 4), S("DANG_BAO_CHE", 1024), S("LIEU_DUNG", 1024),
-    S("CACH_DUNG", 1024), S("SO_DANG_KY", 255), S("TT_THAU", 50), N("PHAM_VI", 1, True),
+    S("CACH_DUNG", 1024), S("SO_DANG_KY", 255), S("TT_THAU", 50), N("PHAM_VI", 1, True, "Phạm vi", SCOPE),
     N("TYLE_TT_BH", 3, True), D("SO_LUONG", 10, 3, True, "Số lượng"), D("DON_GIA", 15, 3, True, "Đơn giá"),
     D("THANH_TIEN_BV", required=True), D("THANH_TIEN_BH", required=True),
     D("T_NGUONKHAC_NSNN"), D("T_NGUONKHAC_VTNN"), D("T_NGUONKHAC_VTTN"), D("T_NGUONKHAC_CL"),
@@ -92,8 +115,8 @@ XML2 = (
 
 XML3 = (
     S("MA_LK", 100, True), N("STT", 10, True), S("MA_DICH_VU", 255), S("MA_PTTT_QT", 255),
-    S("MA_VAT_TU", 255), N("MA_NHOM", 2, True), S("GOI_VTYT", 3), S("TEN_VAT_TU", 1024),
-    S("TEN_DICH_VU", 1024), S("MA_XANG_DAU", 20), S("DON_VI_TINH", 50, True), N("PHAM_VI", 1, True),
+    S("MA_VAT_TU", 255), N("MA_NHOM", 2, True, "Mã nhóm", COST_GROUP), S("GOI_VTYT", 3), S("TEN_VAT_TU", 1024),
+    S("TEN_DICH_VU", 1024), S("MA_XANG_DAU", 20), S("DON_VI_TINH", 50, True), N("PHAM_VI", 1, True, "Phạm vi", SCOPE),
     D("SO_LUONG", 10, 3, True), D("DON_GIA_BV", 15, 3, True), D("DON_GIA_BH", 15, 3, True),
     S("TT_THAU", 25), N("TYLE_TT_DV", 3, True), N("TYLE_TT_BH", 3, True),
     D("THANH_TIEN_BV", required=True), D("THANH_TIEN_BH", required=True), D("T_TRANTT"),

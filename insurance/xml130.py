@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -22,8 +20,8 @@ from lxml import etree
 from core.errors import InvalidInput
 from insurance.fields import FIELD_LABELS, TABLES, Field
 from insurance.model import ClaimEncounter, DrugLine, ServiceLine
+from insurance.schema import xsd_errors
 
-XSD_DIR = Path(__file__).with_name("xsd")
 CENT = Decimal("0.01")
 _CCCD = re.compile(r"^[0-9]{12}$")
 _BHYT = re.compile(r"^[A-Z]{2}[1-5][0-9]{2}[0-9]{10}$")
@@ -139,10 +137,7 @@ def _row_element(tag: str, fields: tuple[Field, ...], row: dict[str, Any]) -> et
     for f in fields:
         value = _cell(f, row.get(f.name))
         if value is None:
-            if f.required:
-                value = ""  # let the XSD report it with the field's name
-            else:
-                continue
+            continue  # a required field left out is reported by the XSD, with its name
         child = etree.SubElement(el, f.name)
         child.text = value
     return el
@@ -160,29 +155,9 @@ def _table(code: str, rows: list[dict[str, Any]]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-@cache
-def _schema(name: str) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD_DIR / name)))
-
-
 def schema_errors(xml: bytes, xsd_name: str, table: str) -> list[dict[str, str]]:
-    """XSD violations as per-field messages (Vietnamese and English)."""
-    schema = _schema(xsd_name)
-    doc = etree.fromstring(xml)
-    if schema.validate(doc):
-        return []
-    out = []
-    for err in schema.error_log:
-        m = re.search(r"Element '([A-Z0-9_]+)'", err.message)
-        name = m.group(1) if m else ""
-        label = FIELD_LABELS.get(name, name)
-        out.append({
-            "field": f"{table}.{name}" if name else table,
-            "line": str(err.line),
-            "message_vi": f"{table}: trường {name} ({label}) không hợp lệ: {err.message}",
-            "message_en": f"{table}: field {name} is invalid: {err.message}",
-        })
-    return out
+    """XSD violations as per-field messages (Vietnamese and English, values never quoted)."""
+    return xsd_errors(xml, xsd_name, scope=table, labels=FIELD_LABELS)
 
 
 def _check_identifiers(enc: ClaimEncounter) -> list[dict[str, str]]:

@@ -17,8 +17,13 @@ HEADER = (
 
 
 def _simple_type(f: Field) -> str:
+    if f.codes:
+        values = "".join(f'<xs:enumeration value="{c}"/>' for c in f.codes)
+        return (f'<xs:simpleType><xs:restriction base="xs:string">{values}'
+                f"</xs:restriction></xs:simpleType>")
     if f.type == "S":
-        return (f'<xs:simpleType><xs:restriction base="xs:string">'
+        least = '<xs:minLength value="1"/>' if f.required else ""
+        return (f'<xs:simpleType><xs:restriction base="xs:string">{least}'
                 f'<xs:maxLength value="{f.size}"/></xs:restriction></xs:simpleType>')
     if f.type == "N":
         return (f'<xs:simpleType><xs:restriction base="xs:string">'

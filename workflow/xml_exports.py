@@ -1,13 +1,17 @@
-"""Signed XML exports: the XML 130 social-insurance claim, sealed by the hospital and archived.
+"""Signed XML exports sealed by the hospital and archived: the XML 130 social-insurance
+claim and the ``HoSoBenhAn`` record of a patient.
 
-build (``insurance.xml130``) → sign with the organisation seal held by key custody
-(``signer.xml``, XAdES-BES enveloped, into ``CHUKYDONVI``) → verify → archive like
-a PDF (WORM object with retention, index row, audit event).
+build and validate against the XSD (``insurance.xml130`` / ``emr.export``) → sign with
+the organisation seal held by key custody (``signer.xml``, XAdES-BES enveloped, into
+``CHUKYDONVI`` or appended to the root) → verify → archive like a PDF (WORM object with
+retention, index row, audit event).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,14 @@ def seal_signer(services: Any, key_id: str | None = None) -> Any:
 
     key = key_id or ensure_seal_key(services, services.settings.hospital_code)
     return services.keystore.signer_for(key)
+
+
+def _document_id(prefix: str, ref: str) -> str:
+    """An archive document id (64 characters at most, letters, digits, ``._-``)."""
+    candidate = f"{prefix}-{ref}"
+    if len(candidate) <= 64 and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", candidate):
+        return candidate
+    return f"{prefix}-{hashlib.sha256(ref.encode()).hexdigest()[:40]}"
 
 
 def _trust_roots_der(services: Any) -> list[bytes]:
@@ -65,7 +77,7 @@ def export_claim(
         raise SigningError("xml.seal_not_valid",
                            "Tệp XML 130 vừa ký không kiểm tra được: " + check.message_vi,
                            "The sealed XML 130 file does not verify: " + check.message_en)
-    document_id = f"xml130-{encounter.link_code}"
+    document_id = _document_id("xml130", encounter.link_code)
     receipt = services.archiver.archive_document(IngestItem(
         document_id=document_id,
         data=xml,
@@ -86,17 +98,37 @@ def export_claim(
     return ClaimExport(document_id, xml, receipt.object_key, receipt.version, check.verdict)
 
 
+@dataclass(frozen=True)
+class RecordExport:
+    """A sealed, verified and archived ``HoSoBenhAn`` export."""
+
+    exported: Any
+    """``emr.export.ExportedRecord`` whose ``xml`` is the sealed file."""
+    document_id: str
+    object_key: str
+    version: int
+    verdict: str
+
+    def write(self, out_dir: Any) -> list[Any]:
+        return list(self.exported.write(out_dir))
+
+
 def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
-                         seal_key_id: str | None = None) -> Any:
-    """The patient's ``HoSoBenhAn`` (CV 365/TTYQG-GPQLCL) with its signed PDFs, the XML
-    sealed by the hospital (signature appended to the root), verified, and the
-    export recorded in the audit chain."""
+                         seal_key_id: str | None = None,
+                         retention_class: str = "INPATIENT_10Y") -> RecordExport:
+    """The patient's ``HoSoBenhAn`` (CV 365/TTYQG-GPQLCL) with its signed PDFs: checked
+    against its XSD and identifier rules (``InvalidInput`` with per-field errors, nothing
+    signed or archived, when the data is bad), sealed by the hospital (signature appended
+    to the root), verified, archived like a PDF (WORM, retention, index) and recorded in
+    the audit chain."""
     from dataclasses import replace
+    from datetime import UTC, datetime
 
     from sqlalchemy.orm import Session
 
     from archive.audit import AuditRecord
-    from emr.export import archive_fetcher, export_patient_record
+    from archive.ingest import DocumentMeta, IngestItem
+    from emr.export import archive_fetcher, export_patient_record, record_errors
     from signer.xml.sign import sign_enveloped
     from signer.xml.verify import verify_xml
 
@@ -105,12 +137,25 @@ def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
             session, patient_id, fetch_pdf=archive_fetcher(services.index, services.store))
     xml = sign_enveloped(exported.xml, signer=seal_signer(services, seal_key_id), placement="")
     check = verify_xml(xml, trust_roots=_trust_roots_der(services), placement="", offline=True)
-    if check.verdict != "VALID":
+    if check.verdict != "VALID" or record_errors(xml):
         raise SigningError("xml.seal_not_valid",
                            "Tệp HoSoBenhAn vừa ký không kiểm tra được: " + check.message_vi,
                            "The sealed HoSoBenhAn file does not verify: " + check.message_en)
+    tenant = services.settings.hospital_code
+    document_id = _document_id("hosobenhan", patient_id)
+    receipt = services.archiver.archive_document(IngestItem(
+        document_id=document_id, data=xml, media="xml", actor_id=actor_id,
+        reason="HoSoBenhAn export sealed",
+        meta=DocumentMeta(tenant_id=tenant, form_code="hosobenhan", form_version="cv365",
+                          patient_ref=patient_id, retention_class=retention_class,
+                          closed_year=datetime.now(UTC).year),
+    ))
     services.audit.append(AuditRecord(
-        tenant_id=services.settings.hospital_code, actor_id=actor_id, action="export",
+        tenant_id=tenant, actor_id=actor_id, action="export",
         object_id=f"patient:{patient_id}", details={"format": "HoSoBenhAn",
+                                                    "document_id": document_id,
+                                                    "version": receipt.version,
                                                     "files": len(exported.files)}))
-    return replace(exported, xml=xml)
+    log.info("hosobenhan exported document=%s version=%s", document_id, receipt.version)
+    return RecordExport(replace(exported, xml=xml), document_id, receipt.object_key,
+                        receipt.version, check.verdict)

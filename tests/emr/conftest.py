@@ -16,6 +16,7 @@ from tests.archive.conftest import (  # noqa: F401 - session fixtures used by mi
     pg_migrated_template,
     sqlite_migrated_template,
 )
+from tests.xml.conftest import xml_pki  # noqa: F401 - the XML seal test CA (session fixture)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -54,25 +55,67 @@ def test_tables_validate_and_totals_add_up():
     assert x1.findtext("NGAY_VAO") == "202611200815"
 
 
+def _patient(**kw):
+    return lambda e: dataclasses.replace(e, patient=dataclasses.replace(e.patient, **kw))
+
+
+def _first(attr: str, **kw):
+    """Change the first line of one of the encounter's tables (drugs, services, ...)."""
+    def change(e):
+        lines = getattr(e, attr)
+        return dataclasses.replace(e, **{attr: (dataclasses.replace(lines[0], **kw),
+                                                *lines[1:])})
+    return change
+
+
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "kind"),
     [
-        (lambda e: dataclasses.replace(e, patient=dataclasses.replace(e.patient, citizen_id="12345")),
-         "XML1.SO_CCCD"),
-        (lambda e: dataclasses.replace(e, patient=dataclasses.replace(e.patient, insurance_card="XX")),
-         "XML1.MA_THE_BHYT"),
-        (lambda e: dataclasses.replace(e, main_icd10="appendix"), "XML1.MA_BENH_CHINH"),
-        (lambda e: dataclasses.replace(e, facility_code="7200155"), "XML1.MA_CSKCB"),
-        (lambda e: dataclasses.replace(e, department_code="K" * 60), "XML1.MA_KHOA"),
+        # XML1 (summary): identifiers, code lists, sizes, dates
+        (_patient(citizen_id="12345"), "XML1.SO_CCCD", None),
+        (_patient(insurance_card="XX"), "XML1.MA_THE_BHYT", None),
+        (lambda e: dataclasses.replace(e, main_icd10="appendix"), "XML1.MA_BENH_CHINH", None),
+        (lambda e: dataclasses.replace(e, facility_code="7200155"), "XML1.MA_CSKCB", "length"),
+        (lambda e: dataclasses.replace(e, department_code="K" * 60), "XML1.MA_KHOA", "length"),
+        (_patient(sex=4), "XML1.GIOI_TINH", "code"),
+        (lambda e: dataclasses.replace(e, treatment_result=9), "XML1.KET_QUA_DTRI", "code"),
+        (lambda e: dataclasses.replace(e, discharge_type=0), "XML1.MA_LOAI_RV", "code"),
+        (_patient(full_name=""), "XML1.HO_TEN", "missing"),
+        (lambda e: dataclasses.replace(e, discharged_at=e.admitted_at.replace(year=2025)),
+         "XML1.NGAY_RA", None),
+        # XML2 (drugs)
+        (_first("drugs", name=""), "XML2.TEN_THUOC", "missing"),
+        (_first("drugs", group_code=99), "XML2.MA_NHOM", "code"),
+        (_first("drugs", unit="x" * 60), "XML2.DON_VI_TINH", "length"),
+        (_first("drugs", doctor_code=""), "XML2.MA_BAC_SI", "missing"),
+        # XML3 (services and supplies)
+        (_first("services", unit=""), "XML3.DON_VI_TINH", "missing"),
+        (_first("services", group_code=0), "XML3.MA_NHOM", "code"),
+        (_first("services", quantity=Decimal("12345678901"), unit_price=Decimal("0.001")),
+         "XML3.SO_LUONG", "number"),
+        # XML4 (results)
+        (_first("lab_results", value=""), "XML4.GIA_TRI", "missing"),
+        (_first("lab_results", reading_doctor_code=""), "XML4.MA_BS_DOC_KQ", "missing"),
+        (_first("lab_results", indicator_name="x" * 1100), "XML4.TEN_CHI_SO", "length"),
+        # XML5 (clinical course)
+        (_first("progress_notes", course=""), "XML5.DIEN_BIEN_LS", "missing"),
+        (_first("progress_notes", performed_by="x" * 300), "XML5.NGUOI_THUC_HIEN", "length"),
     ],
 )
-def test_bad_data_gets_a_field_level_error_and_no_file(change, field):
+def test_bad_data_gets_a_field_level_error_and_no_file(change, field, kind):
     with pytest.raises(InvalidInput) as err:
         build_claim(change(sample_encounter()))
     fields = [d["field"] for d in err.value.details]
-    assert field in fields
+    assert field in fields, err.value.details
     detail = next(d for d in err.value.details if d["field"] == field)
     assert detail["message_vi"] and detail["message_en"]
+    assert detail["message_vi"] != detail["message_en"]
+    if kind is not None:  # an XSD violation: its kind, the field named, the value not quoted
+        assert detail["kind"] == kind
+        name = field.split(".", 1)[1]
+        assert name in detail["message_vi"] and name in detail["message_en"]
+        assert "xxxxxxxxxx" not in detail["message_vi"] + detail["message_en"]
+    assert len(set(fields)) == 1, err.value.details  # only the bad field is reported
 
 
 @pytest.mark.parametrize("label", ["seal-rsa", "seal-ec"])
@@ -117,6 +160,36 @@ def test_a_changed_byte_in_any_signed_table_is_detected(xml_pki, tmp_path, table
     path = tmp_path / "tampered.xml"
     path.write_bytes(tampered)
     assert _xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize("table", ["XML1", "XML2", "XML3", "XML4", "XML5"])
+def test_a_changed_byte_of_the_signed_file_in_any_table_is_detected(xml_pki, tmp_path, table):
+    """One byte of the file itself (a base64 character of the table) at its start, middle
+    and end, replaced by another base64 character so the file stays well-formed."""
+    signed = sign_enveloped(build_claim(sample_encounter()), signer=xml_pki.signers["seal-ec"])
+    marker = f"<LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>".encode()
+    start = signed.index(marker) + len(marker)
+    end = signed.index(b"</NOIDUNGFILE>", start)
+    for pos in (start, (start + end) // 2, end - 3):
+        changed = bytearray(signed)
+        changed[pos] = ord("A") if changed[pos] != ord("A") else ord("B")
+        tampered = bytes(changed)
+        assert verify_xml(tampered, trust_roots=[xml_pki.root_der]).verdict == \
+            "MODIFIED_AFTER_SIGNING", (table, pos)
+    path = tmp_path / "tampered.xml"
+    path.write_bytes(tampered)
+    assert _xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (b"<MACSKCB>72001", b"<MACSKCB>72002"), (b"<NGAYLAP>20261124", b"<NGAYLAP>20261125"),
+    (b"<LOAIHOSO>XML3", b"<LOAIHOSO>XML4"), (b"<SOLUONGHOSO>1", b"<SOLUONGHOSO>2"),
+])
+def test_a_changed_byte_in_the_wrapper_is_detected(xml_pki, before, after):
+    signed = sign_enveloped(build_claim(sample_encounter()), signer=xml_pki.signers["seal-rsa"])
+    assert signed.count(before) == 1
+    tampered = signed.replace(before, after)
+    assert verify_xml(tampered, trust_roots=[xml_pki.root_der]).verdict == "MODIFIED_AFTER_SIGNING"
 
 
 def test_signature_wrapping_and_misplacement_are_refused(xml_pki):

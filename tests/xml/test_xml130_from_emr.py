@@ -51,22 +51,28 @@ def test_missing_administrative_codes_are_reported_per_field(seeded):
     assert {d["field"] for d in err.value.details} == {"XML1.MATINH_CU_TRU", "XML1.MAXA_CU_TRU"}
 
 
-def test_hosobenhan_export_is_sealed_and_verifies_with_xmlsec1(seeded, tmp_path):
+def test_hosobenhan_export_is_sealed_archived_and_verifies_with_xmlsec1(seeded, tmp_path):
     import subprocess
 
+    from emr.export import record_errors
     from signer.xml.verify import verify_xml
     from workflow.xml_exports import export_record_signed
 
     services, ids = seeded
-    exported = export_record_signed(services, ids.patient_ids[0], actor_id="test:auditor")
+    out = export_record_signed(services, ids.patient_ids[0], actor_id="test:auditor")
+    xml = out.exported.xml
+    assert out.verdict == "VALID" and record_errors(xml) == []
     roots = [c.dump() for c in services.trust_roots]
-    result = verify_xml(exported.xml, trust_roots=roots, placement="")
+    result = verify_xml(xml, trust_roots=roots, placement="")
     assert result.verdict == "VALID", result
+    # archived like a PDF: WORM object, index row
+    assert services.store.get(out.object_key) == xml
+    assert [v.n for v in services.index.versions(out.document_id)] == [out.version]
     root_pem = tmp_path / "root.pem"
     from asn1crypto import pem
 
     root_pem.write_bytes(b"".join(pem.armor("CERTIFICATE", c.dump()) for c in services.trust_roots))
-    written = exported.write(tmp_path / "out")
+    written = out.write(tmp_path / "out")
     xml_path = next(p for p in written if p.name == "HoSoBenhAn.xml")
     proc = subprocess.run(
         ["xmlsec1", "--verify", "--trusted-pem", str(root_pem), "--id-attr:Id",
@@ -75,6 +81,25 @@ def test_hosobenhan_export_is_sealed_and_verifies_with_xmlsec1(seeded, tmp_path)
     assert proc.returncode == 0, proc.stderr
     # the export is in the audit chain
     assert any(e.action == "export" for e in services.audit.entries())
-    tampered = exported.xml.replace(b"Nhung", b"Nhunq", 1)
-    assert tampered != exported.xml
+    tampered = xml.replace(b"Nhung", b"Nhunq", 1)
+    assert tampered != xml
     assert verify_xml(tampered, trust_roots=roots, placement="").verdict == "MODIFIED_AFTER_SIGNING"
+
+
+def test_bad_hosobenhan_data_is_neither_signed_nor_archived(seeded, monkeypatch):
+    from emr import models as m
+    from workflow import xml_exports
+
+    services, ids = seeded
+    with Session(services.engine) as s:
+        s.get(m.Patient, ids.patient_ids[0]).bhyt_card = "ZZ4727212345678"
+        s.commit()
+    signed = []
+    monkeypatch.setattr(xml_exports, "seal_signer", lambda *a, **k: signed.append(a))
+    exports_before = sum(e.action == "export" for e in services.audit.entries())
+    with pytest.raises(InvalidInput) as err:
+        xml_exports.export_record_signed(services, ids.patient_ids[0], actor_id="test:auditor")
+    assert [d["field"] for d in err.value.details] == ["THONG_TIN_HANH_CHINH/MA_THE_BHYT"]
+    assert signed == []  # the seal was never asked for
+    assert services.index.versions(f"hosobenhan-{ids.patient_ids[0]}") == []
+    assert sum(e.action == "export" for e in services.audit.entries()) == exports_before
