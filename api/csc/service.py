@@ -5,6 +5,8 @@ One credential per practitioner key: the credential id is the key id recorded
 on the practitioner's staff account. A SAD is issued only after that
 practitioner's own signing PIN *and* a current TOTP; it is bound to the exact
 hashes and their count, single-use, and expires after :attr:`CscService.sad_ttl_s`.
+An OTP is single-use too: once accepted for a credential, that TOTP step and every
+earlier one are refused (``invalid_otp``), so a replayed OTP cannot authorise again.
 Every authorisation and signature, granted or refused, goes to the audit chain.
 Errors are :class:`CscError` values carrying the CSC error name and HTTP status.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,11 +112,32 @@ def parse_sign_algo(oid: Any, params_b64: Any) -> algos.SignedDigestAlgorithm:
         raise _invalid("Invalid parameter signAlgo", "Thuật toán ký không hợp lệ.") from e
 
 
+def _otp_step(secret: str | None, otp: Any) -> int | None:
+    """The TOTP time step ``otp`` is valid for (now, or one step either side), else None."""
+    if not isinstance(otp, str) or not secret or not otp.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = datetime.now(UTC)
+    current = totp.timecode(now)
+    for offset in (0, -1, 1):
+        if hmac.compare_digest(totp.generate_otp(current + offset), otp):
+            return current + offset
+    return None
+
+
 class CscService:
     """Credentials, authorisation and signing for one process (shared by the routes)."""
 
-    def __init__(self, services: Any, *, sad_ttl_s: int = 300, max_batch: int = 100) -> None:
+    def __init__(self, services: Any, *, sad_ttl_s: int = 300, max_batch: int = 100,
+                 otp_replay_check: bool = True) -> None:
+        if not otp_replay_check and services.settings.env == "production":
+            raise HsbaError("config.otp_replay_check_off",
+                            "Không được tắt kiểm tra dùng lại OTP trong môi trường production.",
+                            "The OTP replay check cannot be turned off in production.")
         self.services = services
+        self.otp_replay_check = otp_replay_check
+        """Off only in tests and benchmarks that authorise many times within one 30 s
+        TOTP step (refused in production)."""
         self.state = CscState(services.engine)
         self.signer = DigestSigner(services.keystore)
         self.sad_ttl_s = sad_ttl_s
@@ -240,11 +264,16 @@ class CscService:
             self._failed(principal, op, cid)
             raise self.refuse(principal, op, cid, CscError(
                 400, "invalid_pin", "The PIN is invalid", "Mã PIN không đúng."))
-        if not isinstance(otp, str) or not cred.totp_secret \
-                or not pyotp.TOTP(cred.totp_secret).verify(otp, valid_window=1):
+        step = _otp_step(cred.totp_secret, otp)
+        if step is None:
             self._failed(principal, op, cid)
             raise self.refuse(principal, op, cid, CscError(
                 400, "invalid_otp", "The OTP is invalid", "Mã OTP không đúng."))
+        if self.otp_replay_check and not self.state.use_otp_step(cid, step):
+            self._failed(principal, op, cid)
+            raise self.refuse(principal, op, cid, CscError(
+                400, "invalid_otp", "The OTP is invalid: it has already been used",
+                "Mã OTP đã được dùng; hãy chờ mã mới."))
         self.state.reset_failures(cid)
         issued = self.state.issue_sad(cid, principal.subject, [h.hex() for h in hashes], n,
                                       self.sad_ttl_s)

@@ -7,6 +7,9 @@
 - ``csc_credential_locks``: consecutive wrong PIN/OTP attempts per credential;
   at :data:`MAX_FAILED_ATTEMPTS` the credential is locked.
 - ``csc_oauth_codes``: authorization codes (hashed) with their PKCE challenge.
+- ``csc_otp_steps``: per credential, the TOTP time step of the last OTP accepted;
+  an OTP is accepted only for a later step (RFC 6238 §5.2: single use), so a replayed
+  or older OTP is refused within its validity window, across restarts and processes.
 
 The tables have their own metadata and are created on first use, so the
 service runs on SQLite and PostgreSQL alike and survives restarts.
@@ -21,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -66,6 +70,13 @@ csc_oauth_codes = Table(
     Column("code_challenge", String(128), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+)
+
+
+csc_otp_steps = Table(
+    "csc_otp_steps", metadata,
+    Column("credential_id", String(128), primary_key=True),
+    Column("last_step", BigInteger, nullable=False),
 )
 
 
@@ -173,6 +184,31 @@ class CscState:
             conn.execute(update(csc_credential_locks).where(
                 csc_credential_locks.c.credential_id == credential_id,
             ).values(failures=0, locked_at=None))
+
+    # --- single-use OTP -----------------------------------------------------------------
+    def use_otp_step(self, credential_id: str, step: int) -> bool:
+        """Record ``step`` as the credential's last accepted TOTP step; False (nothing
+        changed) if that step or a later one was already used. Atomic: a conditional
+        ``UPDATE``, or an ``INSERT`` that a concurrent first use makes fail."""
+        from sqlalchemy.exc import IntegrityError
+
+        with self._engine.begin() as conn:
+            done = conn.execute(update(csc_otp_steps).where(
+                csc_otp_steps.c.credential_id == credential_id,
+                csc_otp_steps.c.last_step < step).values(last_step=step))
+            if done.rowcount == 1:
+                return True
+            exists = conn.execute(select(csc_otp_steps.c.last_step).where(
+                csc_otp_steps.c.credential_id == credential_id)).first()
+            if exists is not None:
+                return False
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(csc_otp_steps.insert().values(credential_id=credential_id,
+                                                           last_step=step))
+        except IntegrityError:
+            return self.use_otp_step(credential_id, step)  # a concurrent first use won
+        return True
 
     # --- OAuth2 authorization codes ----------------------------------------------
     def issue_code(self, account_id: str, client_id: str, redirect_uri: str,

@@ -25,9 +25,15 @@ from workflow.services import Services
 
 
 def csc_app(settings: Settings, services: Services) -> FastAPI:
+    """The app, its CSC service with the OTP single-use check OFF: these shared
+    environments authorise the same credential many times within one 30 s TOTP step.
+    ``test_csc_otp_replay.py`` runs the default (check on) service."""
+    from api.csc.service import CscService
+
     app = create_app(settings, services=services,
                      limits=ApiLimits(max_upload_bytes=2 * 1024 * 1024, rate_per_s=10000,
                                       burst=50000))
+    app.state.csc = CscService(services, otp_replay_check=False)
     if not any(getattr(r, "path", "").startswith("/csc/") for r in app.routes):
         from api.csc import router  # until api/app.py mounts it
 
