@@ -7,13 +7,23 @@
   ``application/json``), listed once in the catalogue's ``/AF``.
 - one empty signature field per signature block (widget with the print flag and an
   empty appearance stream), named after the role, where the block was laid out.
+- the verification QR code drawn as vector rectangles into the box the layout reserved.
+- WeasyPrint's 3 KB sRGB profile (output intent and ICCBased colour space) replaced by
+  an equivalent compact one (``templates.icc``).
+- font programs re-subset to the glyphs used, renumbered (``templates.pdf_fonts``).
+- page content tidied without changing what it draws (WeasyPrint writes a zero kerning
+  adjustment between every glyph of a ``TJ`` array; adjacent strings are merged), and
+  every stream compressed once, with object streams.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -21,51 +31,58 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
 from core.errors import InvalidInput
+from templates.icc import compact_srgb_profile
+from templates.pdf_fonts import compact_fonts
+from templates.qr import qr_pdf_operators
 
 if TYPE_CHECKING:
     from templates.catalogue import FormInfo
-    from templates.render import FormHtml, SignatureFieldSpec
+    from templates.render import FormHtml, QrPlacement, SignatureFieldSpec
 
 HSBA_NS = "https://hsba.vn/ns/form/1.0/"
 PRODUCER = "hsba (WeasyPrint, pikepdf)"
 
-_EXTENSION = """<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
-<pdfaSchema:schema>hsba clinical form identification</pdfaSchema:schema>
-<pdfaSchema:namespaceURI>{ns}</pdfaSchema:namespaceURI>
-<pdfaSchema:prefix>hsba</pdfaSchema:prefix>
-<pdfaSchema:property><rdf:Seq>{props}</rdf:Seq></pdfaSchema:property>
-</rdf:li></rdf:Bag></pdfaExtension:schemas>"""
-_PROP = """<rdf:li rdf:parseType="Resource"><pdfaProperty:name>{name}</pdfaProperty:name>
-<pdfaProperty:valueType>Text</pdfaProperty:valueType><pdfaProperty:category>external</pdfaProperty:category>
-<pdfaProperty:description>{desc}</pdfaProperty:description></rdf:li>"""
-_PROPS = (("FormCode", "Form code in the hsba catalogue"),
-          ("FormVersion", "Version of the form template"),
-          ("DocumentId", "hsba document identifier"))
+# Compact XMP (no line breaks, simple properties as attributes): the packet is stored
+# unfiltered, as PDF/A wants it readable, so every byte counts in each archived form.
+_EXTENSION = ('<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">'
+              "<pdfaSchema:schema>hsba form</pdfaSchema:schema>"
+              "<pdfaSchema:namespaceURI>{ns}</pdfaSchema:namespaceURI>"
+              "<pdfaSchema:prefix>hsba</pdfaSchema:prefix>"
+              "<pdfaSchema:property><rdf:Seq>{props}</rdf:Seq></pdfaSchema:property>"
+              "</rdf:li></rdf:Bag></pdfaExtension:schemas>")
+_PROP = ('<rdf:li rdf:parseType="Resource"><pdfaProperty:name>{name}</pdfaProperty:name>'
+         "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
+         "<pdfaProperty:category>external</pdfaProperty:category>"
+         "<pdfaProperty:description>{desc}</pdfaProperty:description></rdf:li>")
+_PROPS = (("FormCode", "form code"), ("FormVersion", "form version"),
+          ("DocumentId", "document id"))
 
 
 def _xmp(title: str, info: FormInfo, document_id: str, when: str) -> bytes:
     props = "".join(_PROP.format(name=n, desc=d) for n, d in _PROPS)
-    body = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
- xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
- xmlns:pdf="http://ns.adobe.com/pdf/1.3/" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"
- xmlns:hsba="{HSBA_NS}" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
- xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
-<pdfaid:part>3</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>
-<dc:format>application/pdf</dc:format>
-<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{escape(title)}</rdf:li></rdf:Alt></dc:title>
-<dc:language><rdf:Bag><rdf:li>vi</rdf:li></rdf:Bag></dc:language>
-<dc:identifier>{escape(document_id)}</dc:identifier>
-<xmp:CreatorTool>hsba</xmp:CreatorTool><xmp:CreateDate>{when}</xmp:CreateDate>
-<xmp:ModifyDate>{when}</xmp:ModifyDate><xmp:MetadataDate>{when}</xmp:MetadataDate>
-<pdf:Producer>{PRODUCER}</pdf:Producer>
-<xmpMM:DocumentID>uuid:{uuid.uuid5(uuid.NAMESPACE_URL, HSBA_NS + document_id)}</xmpMM:DocumentID>
-<hsba:FormCode>{escape(info.code)}</hsba:FormCode><hsba:FormVersion>{escape(info.version)}</hsba:FormVersion>
-<hsba:DocumentId>{escape(document_id)}</hsba:DocumentId>
-{_EXTENSION.format(ns=HSBA_NS, props=props)}
-</rdf:Description></rdf:RDF></x:xmpmeta>
-<?xpacket end="w"?>"""
+    doc_uuid = uuid.uuid5(uuid.NAMESPACE_URL, HSBA_NS + document_id)
+    body = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"'
+        ' xmlns:pdf="http://ns.adobe.com/pdf/1.3/" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"'
+        f' xmlns:hsba="{HSBA_NS}" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"'
+        ' xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"'
+        ' xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"'
+        f' dc:format="application/pdf" xmp:CreatorTool="hsba" xmp:CreateDate="{when}"'
+        f' xmp:ModifyDate="{when}" xmp:MetadataDate="{when}" pdf:Producer="{PRODUCER}"'
+        f' xmpMM:DocumentID="uuid:{doc_uuid}">'
+        "<pdfaid:part>3</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>"
+        f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{escape(title)}</rdf:li></rdf:Alt>'
+        "</dc:title><dc:language><rdf:Bag><rdf:li>vi</rdf:li></rdf:Bag></dc:language>"
+        f"<dc:identifier>{escape(document_id)}</dc:identifier>"
+        f"<hsba:FormCode>{escape(info.code)}</hsba:FormCode>"
+        f"<hsba:FormVersion>{escape(info.version)}</hsba:FormVersion>"
+        f"<hsba:DocumentId>{escape(document_id)}</hsba:DocumentId>"
+        + _EXTENSION.format(ns=HSBA_NS, props=props)
+        + '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
     return body.encode("utf-8")
 
 
@@ -131,11 +148,51 @@ def _add_signature_fields(pdf: pikepdf.Pdf, fields: list[SignatureFieldSpec]) ->
         acroform.Fields.append(widget)
 
 
+# A TJ array made only of hex strings and numbers (what WeasyPrint writes).
+_TJ_ARRAY = re.compile(rb"\[(?:<[0-9A-Fa-f]*>|-?[0-9.]+)+\] ?TJ")
+
+
+def _merge_zero_kerns(match: re.Match[bytes]) -> bytes:
+    return match.group(0).replace(b">0<", b"")
+
+
+def _tidy_content(pdf: pikepdf.Pdf, qr: QrPlacement | None) -> None:
+    """Merge glyph strings split by zero adjustments; draw the QR code on its page."""
+    for index, page in enumerate(pdf.pages):
+        contents = page.obj.get("/Contents")
+        if not isinstance(contents, pikepdf.Stream):
+            continue
+        data = _TJ_ARRAY.sub(_merge_zero_kerns, contents.read_bytes())
+        if qr is not None and qr.page == index:
+            data = b"q\n" + data + b"\nQ\n" + qr_pdf_operators(qr.url, qr.box)
+        contents.write(data)
+
+
+@lru_cache(maxsize=1)
+def _weasyprint_srgb() -> bytes:
+    import weasyprint.pdf
+
+    return (Path(weasyprint.pdf.__file__).parent / "sRGB2014.icc").read_bytes()
+
+
+def _compact_colour_profiles(pdf: pikepdf.Pdf) -> None:
+    """The sRGB profile is one stream shared by the output intent and the colour space."""
+    original = _weasyprint_srgb()
+    for obj in pdf.objects:
+        if (isinstance(obj, pikepdf.Stream) and obj.stream_dict.get("/N") == 3
+                and obj.stream_dict.get("/Length") is not None
+                and obj.read_bytes() == original):
+            obj.write(compact_srgb_profile())
+
+
 def finish_pdf(raw: bytes, fh: FormHtml, info: FormInfo, *, document_id: str,
-               signature_fields: list[SignatureFieldSpec]) -> bytes:
-    """One revision: metadata, embedded data, empty signature fields."""
+               signature_fields: list[SignatureFieldSpec], qr: QrPlacement | None = None) -> bytes:
+    """One revision: metadata, embedded data, empty signature fields, the QR code."""
     now = datetime.now(UTC).replace(microsecond=0)
     with pikepdf.open(io.BytesIO(raw)) as pdf:
+        _tidy_content(pdf, qr)
+        _compact_colour_profiles(pdf)
+        compact_fonts(pdf)
         _write_metadata(pdf, fh, info, document_id, now)
         _attach_data(pdf, fh.data_json, now)
         _add_signature_fields(pdf, signature_fields)

@@ -22,7 +22,7 @@ import jinja2
 
 from core.errors import InvalidInput
 from templates import catalogue
-from templates.qr import qr_svg_data_uri
+from templates.qr import PLACEHOLDER_SVG_URI, qr_svg_data_uri
 from templates.validation import nfc, validate_form_data
 from templates.vn_format import FILTERS
 
@@ -98,7 +98,7 @@ def _weasy() -> _WeasyCache:
 
 
 def canonical_json(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def sample_data(form_code: str, version: str | None = None) -> dict[str, Any]:
@@ -107,8 +107,13 @@ def sample_data(form_code: str, version: str | None = None) -> dict[str, Any]:
 
 
 def form_html(form_code: str, data: dict[str, Any], *, document_id: str, verify_url: str,
-              version: str | None = None) -> FormHtml:
-    """Validate ``data`` and build the form's HTML (no PDF yet)."""
+              version: str | None = None, qr_placeholder: bool = False) -> FormHtml:
+    """Validate ``data`` and build the form's HTML (no PDF yet).
+
+    With ``qr_placeholder`` the QR image is an empty placeholder of the same laid-out size
+    (the render path draws the code itself, see ``templates.qr``); without it the HTML is
+    complete on its own (inline SVG), as previews and the benchmark's plain render use it.
+    """
     fv = catalogue.load_form(form_code, version)
     if not isinstance(data, dict):
         raise InvalidInput("form.invalid_data", "Dữ liệu biểu mẫu phải là một đối tượng JSON.",
@@ -117,11 +122,48 @@ def form_html(form_code: str, data: dict[str, Any], *, document_id: str, verify_
     validate_form_data(form_code, fv.schema, data)
     document_id = nfc(document_id)
     form = {**fv.meta, "code": fv.info.code, "version": fv.info.version}
+    qr_svg = ""
+    if verify_url:
+        qr_svg = PLACEHOLDER_SVG_URI if qr_placeholder else qr_svg_data_uri(verify_url)
     html = _jinja().get_template(fv.template_name).render(
-        data=data, form=form, document_id=document_id, verify_url=verify_url,
-        qr_svg=qr_svg_data_uri(verify_url) if verify_url else "",
+        data=data, form=form, document_id=document_id, verify_url=verify_url, qr_svg=qr_svg,
     )
     return FormHtml(html=nfc(html), title=fv.info.title_vi, data_json=canonical_json(data))
+
+
+@dataclass(frozen=True)
+class QrPlacement:
+    """Where the render path draws the verification QR code (the placeholder's box)."""
+
+    page: int
+    box: tuple[float, float, float, float]
+    """(x1, y1, x2, y2) in PDF points, origin bottom-left of the page."""
+    url: str
+
+
+def _pdf_box(box: Any, page_height_pt: float) -> tuple[float, float, float, float]:
+    x1 = box.border_box_x() * PX_TO_PT
+    top = box.border_box_y() * PX_TO_PT
+    x2 = x1 + box.border_width() * PX_TO_PT
+    bottom = top + box.border_height() * PX_TO_PT
+    return (round(x1, 2), round(page_height_pt - bottom, 2),
+            round(x2, 2), round(page_height_pt - top, 2))
+
+
+def _qr_box(document: Any) -> tuple[int, tuple[float, float, float, float]] | None:
+    """The laid-out box of the ``img.qr`` placeholder (first page that has one)."""
+    for index, page in enumerate(document.pages):
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if (element is not None and getattr(box, "element_tag", None) == "img"
+                    and "qr" in (element.get("class") or "").split()):
+                content = (box.content_box_x() * PX_TO_PT, box.content_box_y() * PX_TO_PT,
+                           box.width * PX_TO_PT, box.height * PX_TO_PT)
+                x, top, w, h = content
+                height = page.height * PX_TO_PT
+                return index, (round(x, 3), round(height - top - h, 3),
+                               round(x + w, 3), round(height - top, 3))
+    return None
 
 
 def _signature_boxes(document: Any) -> list[SignatureFieldSpec]:
@@ -138,20 +180,20 @@ def _signature_boxes(document: Any) -> list[SignatureFieldSpec]:
             if not name or name in seen or not hasattr(box, "border_width"):
                 continue
             seen.add(name)
-            x1 = box.border_box_x() * PX_TO_PT
-            top = box.border_box_y() * PX_TO_PT
-            x2 = x1 + box.border_width() * PX_TO_PT
-            bottom = top + box.border_height() * PX_TO_PT
             role = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1].isdigit() else name
-            specs.append(SignatureFieldSpec(
-                name=name, page=index, role=role,
-                box=(round(x1, 2), round(page_height_pt - bottom, 2),
-                     round(x2, 2), round(page_height_pt - top, 2))))
+            specs.append(SignatureFieldSpec(name=name, page=index, role=role,
+                                            box=_pdf_box(box, page_height_pt)))
     return specs
 
 
 def html_to_pdfa(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec]]:
     """WeasyPrint render of the form HTML to PDF/A-3b (cached fonts and stylesheet)."""
+    pdf, boxes, _ = _weasy_render(fh)
+    return pdf, boxes
+
+
+def _weasy_render(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec],
+                                         tuple[int, tuple[float, float, float, float]] | None]:
     from weasyprint import HTML
 
     cache = _weasy()
@@ -159,9 +201,12 @@ def html_to_pdfa(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec]]:
         document = HTML(string=fh.html, base_url=str(catalogue.FORMS_DIR)).render(
             stylesheets=[cache.css], font_config=cache.font_config)
         boxes = _signature_boxes(document)
-        pdf = document.write_pdf(pdf_variant="pdf/a-3b", uncompressed_pdf=False,
+        qr_box = _qr_box(document)
+        # Streams are left uncompressed here: the finishing step compresses every stream
+        # once when it saves (compressing twice cost time for nothing).
+        pdf = document.write_pdf(pdf_variant="pdf/a-3b", uncompressed_pdf=True,
                                  optimize_images=True)
-    return pdf, boxes
+    return pdf, boxes, qr_box
 
 
 def render_form(form_code: str, data: dict[str, Any], *, document_id: str, verify_url: str,
@@ -175,9 +220,10 @@ def render_form(form_code: str, data: dict[str, Any], *, document_id: str, verif
 
     fv = catalogue.load_form(form_code, version)
     fh = form_html(form_code, data, document_id=document_id, verify_url=verify_url,
-                   version=fv.info.version)
-    raw, boxes = html_to_pdfa(fh)
-    pdf = finish_pdf(raw, fh, fv.info, document_id=document_id, signature_fields=boxes)
+                   version=fv.info.version, qr_placeholder=True)
+    raw, boxes, qr_box = _weasy_render(fh)
+    qr = QrPlacement(page=qr_box[0], box=qr_box[1], url=verify_url) if qr_box else None
+    pdf = finish_pdf(raw, fh, fv.info, document_id=document_id, signature_fields=boxes, qr=qr)
     log.info("form rendered", extra={"form_code": form_code, "document_id": document_id,
                                      "pages_fields": len(boxes)})
     return RenderedForm(pdf=pdf, form_code=form_code, form_version=fv.info.version,
