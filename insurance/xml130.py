@@ -20,7 +20,7 @@ from lxml import etree
 from core.errors import InvalidInput
 from insurance.fields import FIELD_LABELS, TABLES, Field
 from insurance.model import ClaimEncounter, DrugLine, ServiceLine
-from insurance.schema import xsd_errors
+from insurance.schema import field_error, xsd_errors
 
 CENT = Decimal("0.01")
 _CCCD = re.compile(r"^[0-9]{12}$")
@@ -254,6 +254,25 @@ def read_claim(xml: bytes) -> dict[str, bytes]:
     for f in root.iterfind("THONGTINHOSO/DANHSACHHOSO/HOSO/FILEHOSO"):
         out[f.findtext("LOAIHOSO") or "?"] = base64.b64decode(f.findtext("NOIDUNGFILE") or "")
     return out
+
+
+def claim_errors(xml: bytes) -> list[dict[str, str]]:
+    """Per-field errors of a claim file (signed or not): its wrapper's XSD, then each
+    table's. Empty when every part matches its schema."""
+    try:
+        root = etree.fromstring(xml, parser=_safe_parser())
+    except etree.XMLSyntaxError as e:
+        raise InvalidInput("xml130.malformed", "Tệp XML không đọc được.",
+                           "The XML file cannot be parsed.", details=[str(e)]) from e
+    errors = xsd_errors(root, "giamdinhhs.xsd", scope="GIAMDINHHS")
+    if errors:
+        return errors
+    for code, table in read_claim(xml).items():
+        try:
+            errors += schema_errors(table, f"{code.lower()}.xsd", code)
+        except etree.XMLSyntaxError:
+            errors.append(field_error(code, code, code, "", "format"))
+    return errors
 
 
 def _safe_parser() -> etree.XMLParser:

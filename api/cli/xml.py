@@ -119,15 +119,29 @@ def _verify(args: argparse.Namespace) -> int:
         except OSError as e:
             raise InvalidInput("cli.file", f"Không đọc được tệp {f}.", f"Cannot read {f}.") from e
         r = verify_xml(data, trust_roots=roots, placement=placement, offline=not args.online)
-        results.append((f, r))
+        results.append((f, r, _content_errors(data, args.format) if r.content_sha256 else []))
     if args.json:
-        print(json.dumps([{"file": str(f), **r.to_dict()} for f, r in results],
-                         ensure_ascii=False, indent=2))
+        print(json.dumps([{"file": str(f), **r.to_dict(), "content_errors": errors}
+                          for f, r, errors in results], ensure_ascii=False, indent=2))
     else:
-        for f, r in results:
-            msg = r.message_en if args.lang == "en" else r.message_vi
-            print(f"{f}: {r.verdict} — {msg}")
+        key = "message_en" if args.lang == "en" else "message_vi"
+        for f, r, errors in results:
+            print(f"{f}: {r.verdict} — {getattr(r, key)}")
             if r.signer_subject:
                 print(f"  {r.signer_subject} | {r.signing_time} | {r.algorithm}")
+            for e in errors:
+                print(f"  {e[key]}")
     sys.stdout.flush()
-    return 0 if all(r.verdict == "VALID" for _, r in results) else 1
+    return 0 if all(r.verdict == "VALID" and not e for _, r, e in results) else 1
+
+
+def _content_errors(data: bytes, fmt: str) -> list[dict[str, str]]:
+    """The signed content against its XSD (the signature says who and whether it changed;
+    this says whether what was signed is a well-formed export)."""
+    if fmt == "xml130":
+        from insurance.xml130 import claim_errors
+
+        return claim_errors(data)
+    from emr.export import record_errors
+
+    return record_errors(data)

@@ -91,7 +91,7 @@ def _first(attr: str, **kw):
         # XML3 (services and supplies)
         (_first("services", unit=""), "XML3.DON_VI_TINH", "missing"),
         (_first("services", group_code=0), "XML3.MA_NHOM", "code"),
-        (_first("services", quantity=Decimal("12345678901"), unit_price=Decimal("0.001")),
+        (_first("services", quantity=Decimal(12345678901), unit_price=Decimal("0.001")),
          "XML3.SO_LUONG", "number"),
         # XML4 (results)
         (_first("lab_results", value=""), "XML4.GIA_TRI", "missing"),
@@ -251,3 +251,25 @@ def test_cli_verify(xml_pki, tmp_path, capsys):
     assert main(["xml", "verify", str(tmp_path / "t.xml"), "--lang", "en"]) == 1
     assert "changed after signing" in capsys.readouterr().out
     assert main(["xml", "verify", str(tmp_path / "missing.xml")]) == 2
+
+
+def test_cli_verify_checks_the_signed_content_against_its_xsd(xml_pki, tmp_path, capsys):
+    """A correctly signed file whose table breaks its XSD (signed by some other tool, since
+    hsba refuses to build it) verifies as a signature but fails the content check."""
+    from api.cli import main
+
+    root = etree.fromstring(build_claim(sample_encounter()))
+    for f in root.iter("FILEHOSO"):
+        if f.findtext("LOAIHOSO") == "XML2":
+            table = base64.b64decode(f.findtext("NOIDUNGFILE"))
+            table = table.replace(b"<MA_NHOM>4</MA_NHOM>", b"<MA_NHOM>99</MA_NHOM>", 1)
+            f.find("NOIDUNGFILE").text = base64.b64encode(table).decode()
+    signed = sign_enveloped(etree.tostring(root, xml_declaration=True, encoding="UTF-8"),
+                            signer=xml_pki.signers["seal-rsa"])
+    (tmp_path / "c.xml").write_bytes(signed)
+    (tmp_path / "root.pem").write_bytes(xml_pki.root_pem)
+    rc = main(["xml", "verify", str(tmp_path / "c.xml"), "--trust", str(tmp_path / "root.pem"),
+               "--lang", "en"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "VALID" in out and "XML2: field MA_NHOM has a value outside its code list" in out

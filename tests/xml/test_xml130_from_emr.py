@@ -79,6 +79,10 @@ def test_hosobenhan_export_is_sealed_archived_and_verifies_with_xmlsec1(seeded, 
          "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", str(xml_path)],
         capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
+    from api.cli import main
+
+    assert main(["xml", "verify", str(xml_path), "--format", "hosobenhan",
+                 "--trust", str(root_pem)]) == 0
     # the export is in the audit chain
     assert any(e.action == "export" for e in services.audit.entries())
     tampered = xml.replace(b"Nhung", b"Nhunq", 1)
