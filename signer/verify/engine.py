@@ -9,6 +9,7 @@ worker process so a hostile file cannot take the service down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ from pyhanko_certvalidator import ValidationContext
 
 from signer.verify import explain
 from signer.verify.model import Finding, PdfaStatus, SignatureReport, VerificationReport
+from signer.verify.shared_evidence import shared_evidence
 from signer.verify.signatures import (
+    ValidationSetup,
     cert_info,
     common_name,
     failed_signature,
@@ -191,7 +194,7 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
             offline: bool = False, lang: str = "vi", want_etsi: bool = False,
             check_rendering: bool = True, check_pdfa: bool = True) -> VerificationReport:
     """Verify one PDF in this process. May raise on hostile input: see sandbox."""
-    from signer.verify.verdict import decide, render_checks
+    from signer.verify.verdict import decide, render_checks, start_rendering
 
     sha = hashlib.sha256(pdf).hexdigest()
     if not pdf.lstrip()[:5].startswith(b"%PDF-") and b"%PDF-" not in pdf[:1024]:
@@ -213,7 +216,7 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
         return failed
     revisions = reader.xrefs.total_revisions
     pdfa = _pdfa_status(pdf) if check_pdfa else PdfaStatus("NOT_CHECKED")
-    setup = make_setup(trust_roots, at, offline)
+    setup = make_setup(trust_roots, at, offline, pin_now=True)
     dss_revs = _dss_revisions(reader)
     embedded: list[EmbeddedPdfSignature] = []
     broken: list[SignatureReport] = []
@@ -247,24 +250,20 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
         ts_reports.append(rep)
     sig_reports: list[SignatureReport] = list(broken)
     etsi_parts: list[str] = []
-    for emb in regular:
-        try:
-            rep, result = validate_signature(emb, setup, lang, dss_revs, ts_revisions)
-            if want_etsi and result is not None:
-                from pyhanko.sign.validation.report.tools import generate_report
-                etsi_parts.append(generate_report(emb, result))
-        except Exception as e:  # noqa: BLE001 - pyHanko may raise anything on hostile CMS
-            msg = (str(e) or type(e).__name__)[:200]
-            cert = None
-            try:
-                cert = emb.signer_cert
-            except Exception:  # noqa: BLE001 - no usable certificate in a broken CMS
-                log.debug("no signer certificate in %s", emb.field_name)
-            rep = failed_signature(emb.field_name, "FORMAT_FAILURE",
-                                   f"Chữ ký không kiểm tra được: {msg}",
-                                   f"The signature cannot be validated: {msg}", cert)
-            rep = _with_revision(rep, emb)
-        sig_reports.append(rep)
+    with contextlib.ExitStack() as stack:
+        # Renderings (separate processes) run while pyHanko validates.
+        renderer = start_rendering(pdf, regular) if check_rendering and regular else None
+        if renderer is not None:
+            stack.callback(renderer.close)
+        with shared_evidence():
+            for emb in regular:
+                sig_reports.append(_signature(emb, setup, lang, dss_revs, ts_revisions,
+                                              etsi_parts if want_etsi else None))
+        if sig_reports or ts_reports:
+            sig_reports, extra = render_checks(pdf, reader, regular, sig_reports, embedded,
+                                               check_rendering=check_rendering,
+                                               renderer=renderer)
+            file_findings.extend(extra)
     if not sig_reports and not ts_reports:
         if file_findings and b"/ByteRange" in pdf:
             return parse_error(pdf, file_findings[0].message_vi, file_findings[0].message_en, lang,
@@ -275,12 +274,33 @@ def analyse(pdf: bytes, *, trust_roots: list[x509.Certificate], at: datetime | N
             revisions=revisions, findings=tuple(file_findings), pdfa=pdfa,
             validation_time=at.isoformat() if at else None, offline=offline, lang=lang,
         )
-    sig_reports, extra = render_checks(pdf, reader, regular, sig_reports, embedded,
-                                       check_rendering=check_rendering)
-    file_findings.extend(extra)
     return decide(pdf, sha, revisions, sig_reports, ts_reports, file_findings, pdfa,
                   at=at, offline=offline, lang=lang,
                   etsi_xml=_merge_etsi(etsi_parts) if want_etsi else None)
+
+
+def _signature(emb: EmbeddedPdfSignature, setup: ValidationSetup, lang: str,
+               dss_revs: list[int], ts_revisions: list[int],
+               etsi_parts: list[str] | None) -> SignatureReport:
+    """One regular signature's report; whatever pyHanko raises becomes a
+    FORMAT_FAILURE report for that signature."""
+    try:
+        rep, result = validate_signature(emb, setup, lang, dss_revs, ts_revisions)
+        if etsi_parts is not None and result is not None:
+            from pyhanko.sign.validation.report.tools import generate_report
+            etsi_parts.append(generate_report(emb, result))
+        return rep
+    except Exception as e:  # noqa: BLE001 - pyHanko may raise anything on hostile CMS
+        msg = (str(e) or type(e).__name__)[:200]
+        cert = None
+        try:
+            cert = emb.signer_cert
+        except Exception:  # noqa: BLE001 - no usable certificate in a broken CMS
+            log.debug("no signer certificate in %s", emb.field_name)
+        rep = failed_signature(emb.field_name, "FORMAT_FAILURE",
+                               f"Chữ ký không kiểm tra được: {msg}",
+                               f"The signature cannot be validated: {msg}", cert)
+        return _with_revision(rep, emb)
 
 
 def _with_revision(rep: SignatureReport, emb: EmbeddedPdfSignature) -> SignatureReport:

@@ -7,13 +7,23 @@ filling. Here each revision is rasterised at low resolution with poppler's
 the document was signed must still be drawn the same way in the final file.
 New ink is allowed (a later signature's appearance, filling an empty field);
 ink that disappears or changes means signed content was hidden or replaced.
+
+Rendering happens in separate ``pdftoppm`` processes, so it can run while
+pyHanko validates the signatures: :meth:`RevisionRenderer.prefetch` starts the
+renderings a file will probably need on a background thread (one at a time by
+default: the validation itself keeps one core busy); :meth:`RevisionRenderer.compare`
+takes a prefetched rendering or renders on the spot.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -57,16 +67,33 @@ def _read_pgm(path: Path) -> Raster:
     return Raster(w, h, parts[4][: w * h])
 
 
-def rasterise(pdf: bytes, workdir: Path, name: str, timeout: float) -> list[Raster]:
-    """All pages of ``pdf`` as grey rasters (poppler ``pdftoppm``)."""
+def rasterise(pdf: bytes, workdir: Path, name: str, timeout: float,
+              running: set[subprocess.Popen[bytes]] | None = None) -> list[Raster]:
+    """All pages of ``pdf`` as grey rasters (poppler ``pdftoppm``).
+
+    ``running``: a set the process is registered in while it runs, so that an
+    owner closing early can stop it."""
     src = workdir / f"{name}.pdf"
     src.write_bytes(pdf)
     prefix = workdir / name
-    subprocess.run(
+    proc = subprocess.Popen(
         ["pdftoppm", "-r", str(DPI), "-gray", "-aa", "no", "-aaVector", "no",
          str(src), str(prefix)],
-        check=True, timeout=timeout, capture_output=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    if running is not None:
+        running.add(proc)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        if running is not None:
+            running.discard(proc)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, "pdftoppm", stderr=err)
     pages = sorted(workdir.glob(f"{name}-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     return [_read_pgm(p) for p in pages]
 
@@ -79,23 +106,40 @@ def lost_ink(signed: Raster, final: Raster) -> int:
     if a == b:
         return 0
     count = 0
-    for i in range(min(len(a), len(b))):
-        pa = a[i]
-        if pa < INK and abs(pa - b[i]) > CHANGE:
-            count += 1
+    w = signed.width
+    for row in range(0, min(len(a), len(b)), w):
+        ra, rb = a[row:row + w], b[row:row + w]
+        if ra == rb:  # most rows are untouched: compared at C speed
+            continue
+        count += sum(1 for pa, pb in zip(ra, rb, strict=False)
+                     if pa < INK and abs(pa - pb) > CHANGE)
     return count
 
 
+def _background_workers() -> int:
+    """Renderings running at once beside the validation: the cores it leaves."""
+    return max(1, min(2, (os.cpu_count() or 2) - 1))
+
+
 class RevisionRenderer:
-    """Renders revisions of one file, caching the final rendering."""
+    """Renders revisions of one file (each at most once), in the background
+    when asked ahead of time."""
 
     def __init__(self, pdf: bytes, timeout: float = 10.0) -> None:
         self._pdf = pdf
         self._timeout = timeout
         self._tmp = tempfile.TemporaryDirectory(prefix="hsba-verify-")
-        self._final: list[Raster] | None = None
+        self._lock = threading.Lock()
+        self._renders: dict[int, Future[list[Raster]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: set[subprocess.Popen[bytes]] = set()
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(self._running):
+                proc.kill()
+            self._pool.shutdown(wait=True)
         self._tmp.cleanup()
 
     def __enter__(self) -> Self:
@@ -104,15 +148,45 @@ class RevisionRenderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _render(self, end: int) -> list[Raster]:
+        name = "final" if end >= len(self._pdf) else f"rev{end}"
+        return rasterise(self._pdf[:end], Path(self._tmp.name), name, self._timeout,
+                         self._running)
+
+    def _future(self, end: int, background: bool) -> Future[list[Raster]]:
+        end = min(end, len(self._pdf))
+        with self._lock:
+            fut = self._renders.get(end)
+            if fut is None:
+                if background:
+                    if self._pool is None:
+                        self._pool = ThreadPoolExecutor(_background_workers(),
+                                                        thread_name_prefix="hsba-render")
+                    fut = self._pool.submit(self._render, end)
+                else:
+                    fut = Future()
+                    fut.set_running_or_notify_cancel()
+                self._renders[end] = fut
+                if not background:
+                    try:
+                        fut.set_result(self._render(end))
+                    except BaseException as e:  # noqa: BLE001 - kept for every reader of it
+                        fut.set_exception(e)
+        return fut
+
+    def prefetch(self, revision_ends: Iterable[int]) -> None:
+        """Start rendering the final file and these signed revisions in the
+        background (the final file first: every comparison needs it)."""
+        self._future(len(self._pdf), True)
+        for end in revision_ends:
+            self._future(end, True)
+
     def final(self) -> list[Raster]:
-        if self._final is None:
-            self._final = rasterise(self._pdf, Path(self._tmp.name), "final", self._timeout)
-        return self._final
+        return self._future(len(self._pdf), False).result()
 
     def compare(self, revision_end: int) -> RenderDiff:
-        signed = rasterise(self._pdf[:revision_end], Path(self._tmp.name),
-                           f"rev{revision_end}", self._timeout)
         final = self.final()
+        signed = self._future(revision_end, False).result()
         changed: list[int] = []
         total = 0
         for i, page in enumerate(signed):

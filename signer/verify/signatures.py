@@ -67,8 +67,11 @@ class ValidationSetup:
 
 
 def make_setup(trust_roots: list[x509.Certificate], at: datetime | None,
-               offline: bool) -> ValidationSetup:
-    """The pyHanko validation specification for one verification run."""
+               offline: bool, *, pin_now: bool = False) -> ValidationSetup:
+    """The pyHanko validation specification for one verification run.
+
+    ``pin_now``: without ``at``, validate every signature of the file as of
+    one moment (now), so the work they share is done once."""
     revinfo_policy = CertRevTrustPolicy(
         RevocationCheckingPolicy(
             ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
@@ -95,6 +98,8 @@ def make_setup(trust_roots: list[x509.Certificate], at: datetime | None,
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         timing = ValidationTimingInfo(validation_time=at, best_signature_time=at,
                                       point_in_time_validation=True)
+    elif pin_now:
+        timing = ValidationTimingInfo.now()
     return ValidationSetup(spec, timing)
 
 

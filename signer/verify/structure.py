@@ -79,7 +79,7 @@ def check_byte_range(
                         "Phần không được ký không đúng là chuỗi /Contents của chữ ký: có dữ liệu nằm ngoài vùng ký.",
                         "The unsigned gap is not exactly the signature's /Contents string: data lies outside the signed ranges."))
     elif contents is not None:
-        hexdigits = bytes(c for c in gap[1:-1] if c not in _WS)
+        hexdigits = gap[1:-1].translate(None, _WS)
         try:
             gap_bytes = bytes.fromhex(hexdigits.decode("ascii"))
         except ValueError:

@@ -8,10 +8,13 @@ but not enough to trust) > VALID_WITH_ALLOWED_CHANGES > VALID.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
 from signer.verify import explain, rendering, structure
 from signer.verify.model import Finding, PdfaStatus, SignatureReport, VerificationReport
@@ -27,11 +30,40 @@ def _add(rep: SignatureReport, *found: Finding) -> SignatureReport:
     return replace(rep, findings=rep.findings + tuple(found))
 
 
+def start_rendering(pdf: bytes, regular: list[Any]) -> rendering.RevisionRenderer | None:
+    """Start rendering, in the background, the revisions the rendering check will
+    probably compare: those signed revisions whose later changes pyHanko rates
+    as allowed (form filling, annotations) or cannot rate. The check itself
+    (:func:`render_checks`) still decides after validation, and renders on the
+    spot whatever was not started here."""
+    if not rendering.available():
+        return None
+    ends = []
+    for emb in regular:
+        try:
+            emb.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)  # shared, computed once
+            level = emb.summarise_integrity_info().get("modification_level")
+            end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+        except Exception as e:  # noqa: BLE001 - validation reports it; nothing to prefetch
+            log.debug("no rendering prefetch for %s: %s", getattr(emb, "field_name", "?"), e)
+            continue
+        changes = getattr(level, "name", None) or "UNKNOWN"
+        if end < len(pdf) and (changes in _ALLOWED or changes == "UNKNOWN"):
+            ends.append(end)
+    if not ends:
+        return None
+    renderer = rendering.RevisionRenderer(pdf)
+    renderer.prefetch(ends)
+    return renderer
+
+
 def render_checks(pdf: bytes, reader: Any, regular: list[Any], reports: list[SignatureReport],
-                  embedded: list[Any], *, check_rendering: bool
+                  embedded: list[Any], *, check_rendering: bool,
+                  renderer: rendering.RevisionRenderer | None = None
                   ) -> tuple[list[SignatureReport], list[Finding]]:
     """Byte-range, hidden-revision and rendering checks; returns updated reports
-    and file-level findings."""
+    and file-level findings. ``renderer``: one started by :func:`start_rendering`
+    (the caller closes it)."""
     by_name = {r.field_name: i for i, r in enumerate(reports)}
     ranges: list[tuple[str, structure.ByteRangeFacts]] = []
     ends: dict[str, int] = {}
@@ -66,7 +98,7 @@ def render_checks(pdf: bytes, reader: Any, regular: list[Any], reports: list[Sig
         except Exception as e:  # noqa: BLE001
             log.debug("tail check failed: %s", e)
     if check_rendering and rendering.available():
-        reports = _rendering(pdf, regular, reports, by_name, ends)
+        reports = _rendering(pdf, regular, reports, by_name, ends, renderer)
     return reports, file_findings
 
 
@@ -76,7 +108,8 @@ def _offsets(reader: Any) -> set[int]:
 
 
 def _rendering(pdf: bytes, regular: list[Any], reports: list[SignatureReport],
-               by_name: dict[str, int], ends: dict[str, int]) -> list[SignatureReport]:
+               by_name: dict[str, int], ends: dict[str, int],
+               renderer: rendering.RevisionRenderer | None) -> list[SignatureReport]:
     todo = []
     for emb in regular:
         i = by_name.get(emb.field_name)
@@ -91,7 +124,8 @@ def _rendering(pdf: bytes, regular: list[Any], reports: list[SignatureReport],
     if not todo:
         return reports
     try:
-        with rendering.RevisionRenderer(pdf) as rr:
+        with contextlib.ExitStack() as stack:
+            rr = renderer or stack.enter_context(rendering.RevisionRenderer(pdf))
             for i, end in todo:
                 diff = rr.compare(end)
                 if diff.pages_signed != diff.pages_final or diff.changed_pages:
