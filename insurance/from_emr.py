@@ -64,6 +64,9 @@ def claim_encounter_from_emr(session: Session, encounter_id: str, *,
         raise NotFound("xml130.encounter_not_found", "Không tìm thấy đợt điều trị.",
                        "Encounter not found.")
     p = session.get(m.Patient, enc.patient_id)
+    if p is None:
+        raise NotFound("xml130.patient_not_found", "Không tìm thấy người bệnh.",
+                       "Patient not found.")
     hospital = session.execute(select(m.Organization).where(
         m.Organization.tenant_id == enc.tenant_id, m.Organization.kind == "hospital")).scalar()
     dept = session.get(m.Organization, enc.department_id) if enc.department_id else None
@@ -81,11 +84,15 @@ def claim_encounter_from_emr(session: Session, encounter_id: str, *,
                            "message_en": f"No administrative-unit code for “{name}”: add it to "
                                          "admin_units.json."})
         codes[field] = code or ""
-    if not p.bhyt_card or not p.bhyt_valid_from or not p.bhyt_valid_to:
+    card, valid_from, valid_to, dob = p.bhyt_card, p.bhyt_valid_from, p.bhyt_valid_to, p.birth_date
+    if not card or not valid_from or not valid_to:
         errors.append({"field": "XML1.MA_THE_BHYT",
                        "message_vi": "Người bệnh không có thẻ BHYT còn giá trị.",
                        "message_en": "The patient has no valid health-insurance card."})
-    if errors:
+    if dob is None:
+        errors.append({"field": "XML1.NGAY_SINH", "message_vi": "Người bệnh chưa có ngày sinh.",
+                       "message_en": "The patient's date of birth is missing."})
+    if errors or not card or not valid_from or not valid_to or dob is None:
         raise InvalidInput("xml130.invalid", "Dữ liệu bảng XML 130 không hợp lệ; chưa tạo tệp nào.",
                            "The XML 130 data is invalid; no file was produced.", details=errors)
 
@@ -93,7 +100,7 @@ def claim_encounter_from_emr(session: Session, encounter_id: str, *,
         Condition.encounter_id == enc.id).order_by(Condition.recorded_at)).scalars())
     main = next((c for c in conditions if c.role == "primary"), conditions[0] if conditions else None)
     secondary = tuple(c.icd10 for c in conditions if c is not main)
-    level = BENEFIT_LEVEL.get(p.bhyt_card[2], 80)
+    level = BENEFIT_LEVEL.get(card[2], 80)
     rate = 100 if enc.insurance_covered else 0
     dept_code = dept.code if dept else ""
     admitted, discharged = _local(enc.admitted_at), _local(enc.discharged_at)
@@ -139,12 +146,12 @@ def claim_encounter_from_emr(session: Session, encounter_id: str, *,
         facility_code=(hospital.code if hospital else enc.tenant_id),
         patient=ClaimPatient(
             patient_code=p.patient_code or p.id, full_name=p.name, citizen_id=p.cccd or "",
-            dob=p.birth_date, sex={"male": 1, "female": 2}.get(p.gender, 3),
+            dob=dob, sex={"male": 1, "female": 2}.get(p.gender, 3),
             address=", ".join(x for x in (p.address_line, p.ward, p.province) if x),
             province_code=codes["XML1.MATINH_CU_TRU"], commune_code=codes["XML1.MAXA_CU_TRU"],
-            insurance_card=p.bhyt_card, insurance_registered_facility=(
+            insurance_card=card, insurance_registered_facility=(
                 hospital.code if hospital else enc.tenant_id),
-            card_valid_from=p.bhyt_valid_from, card_valid_to=p.bhyt_valid_to, phone=p.phone or ""),
+            card_valid_from=valid_from, card_valid_to=valid_to, phone=p.phone or ""),
         admitted_at=admitted, discharged_at=discharged,
         visit_type=VISIT_TYPE.get(enc.encounter_class, "01"), department_code=dept_code or "K01",
         reason=enc.reason or "", admission_diagnosis=main.display if main else "",

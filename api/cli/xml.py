@@ -129,10 +129,10 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{f}: {r.verdict} — {getattr(r, key)}")
             if r.signer_subject:
                 print(f"  {r.signer_subject} | {r.signing_time} | {r.algorithm}")
-            for e in errors:
-                print(f"  {e[key]}")
+            for problem in errors:
+                print(f"  {problem[key]}")
     sys.stdout.flush()
-    return 0 if all(r.verdict == "VALID" and not e for _, r, e in results) else 1
+    return 0 if all(r.verdict == "VALID" and not errors for _, r, errors in results) else 1
 
 
 def _content_errors(data: bytes, fmt: str) -> list[dict[str, str]]:

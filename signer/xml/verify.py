@@ -36,12 +36,12 @@ C14N = {
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": (False, True),
     "http://www.w3.org/2001/10/xml-exc-c14n#": (True, False),
 }
-DIGESTS = {
+DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "http://www.w3.org/2001/04/xmlenc#sha256": hashes.SHA256,
     "http://www.w3.org/2001/04/xmldsig-more#sha384": hashes.SHA384,
     "http://www.w3.org/2001/04/xmlenc#sha512": hashes.SHA512,
 }
-SIG_ALGOS = {
+SIG_ALGOS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", hashes.SHA256),
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa", hashes.SHA384),
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", hashes.SHA512),
@@ -273,7 +273,7 @@ def verify_xml(
         return _result(r.verdict, r.key, r.extra)
     except Exception as e:  # noqa: BLE001 - hostile input must never escape as a traceback
         return _result("INVALID", "structure", f"{type(e).__name__}: {e}")
-    common = {
+    common: dict[str, Any] = {
         "signer_subject": cert.subject.rfc4514_string(), "signer_serial": format(cert.serial_number, "x"),
         "issuer": cert.issuer.rfc4514_string(), "signing_time": signing_time, "algorithm": algorithm,
         "trusted": trusted, "content_sha256": content_sha,

@@ -51,6 +51,19 @@ def test_missing_administrative_codes_are_reported_per_field(seeded):
     assert {d["field"] for d in err.value.details} == {"XML1.MATINH_CU_TRU", "XML1.MAXA_CU_TRU"}
 
 
+def test_missing_card_and_birth_date_are_reported_per_field(seeded):
+    from emr import models as m
+
+    services, ids = seeded
+    with Session(services.engine) as s:
+        patient = s.get(m.Patient, ids.patient_ids[0])
+        patient.birth_date, patient.bhyt_card = None, None
+        s.flush()
+        with pytest.raises(InvalidInput) as err:
+            claim_encounter_from_emr(s, ids.encounter_ids[0], admin_codes=ADMIN_CODES)
+    assert {d["field"] for d in err.value.details} == {"XML1.MA_THE_BHYT", "XML1.NGAY_SINH"}
+
+
 def test_hosobenhan_export_is_sealed_archived_and_verifies_with_xmlsec1(seeded, tmp_path):
     import subprocess
 

@@ -63,3 +63,38 @@ def test_round_trip_on_real_services(real_services_settings, test_services):
         assert services.store.get(out.object_key) == out.xml
     finally:
         services.close()
+
+
+@pytest.mark.services
+def test_hosobenhan_round_trip_on_real_services(real_services_settings, test_services):
+    """HoSoBenhAn: export (XSD-checked) → seal on SoftHSM2 → archive in S3 Object Lock and
+    PostgreSQL → verify what the archive returns."""
+    from minio.error import S3Error
+    from sqlalchemy.orm import Session
+
+    from emr.export import record_errors
+    from emr.seed import seed_demo
+    from workflow.services import Services
+    from workflow.xml_exports import export_record_signed
+
+    services = Services.from_settings(real_services_settings)
+    try:
+        with Session(services.engine) as s:
+            ids = seed_demo(s, "70998")  # a tenant of its own in the shared database
+            s.commit()
+        out = export_record_signed(services, ids.patient_ids[0], actor_id="test:auditor",
+                                   seal_key_id="seal")
+        stored = services.store.get(out.object_key)
+        assert stored == out.exported.xml and record_errors(stored) == []
+        roots = [c.dump() for c in services.trust_roots]
+        assert verify_xml(stored, trust_roots=roots, placement="").verdict == "VALID"
+        assert out.version in [v.n for v in services.index.versions(out.document_id)]
+        client = test_services.minio()
+        versions = list(client.list_objects(test_services.s3_bucket, prefix=out.object_key,
+                                            include_version=True))
+        with pytest.raises(S3Error) as err:
+            client.remove_object(test_services.s3_bucket, out.object_key,
+                                 version_id=versions[0].version_id)
+        assert err.value.code == "AccessDenied"
+    finally:
+        services.close()
