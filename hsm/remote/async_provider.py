@@ -21,29 +21,29 @@ confirms in the provider's phone app. hsba uses pyHanko's interrupted signing:
 The algorithm actually used is recorded: these providers return RSA PKCS#1 v1.5
 (``sha256_rsa``), not the RSASSA-PSS TT 15/2025 prefers.
 
-:class:`SmartCaClient` speaks the SmartCA gateway's published request and
-response fields (``sp_id``/``sp_password``, ``v1/credentials/get_certificate``,
-``v1/signatures/sign`` → ``tran_code``, ``v1/signatures/sign/{tran_code}/status``).
-Persistence: :class:`FilePendingStore` (one JSON file per transaction under a
-directory, written atomically); a database-backed store implements the same
-:class:`PendingStore` protocol in ``workflow/`` (``hsm/`` does not use SQLAlchemy).
+:class:`~hsm.remote.smartca.SmartCaClient` speaks the SmartCA gateway's published
+request and response fields. Persistence (:mod:`hsm.remote.pending`):
+:class:`FilePendingStore` (one JSON file per transaction, the embedded default) or
+``api.remote.pending_db.DbPendingStore`` (the index database, on PostgreSQL); both
+implement :class:`PendingStore` (``hsm/`` does not use SQLAlchemy).
+
+The background job: :func:`poll_provider` (sync, for a scheduler thread) polls every
+transaction pending longer than N seconds; webhook notifications arrive through
+``api.routes.provider_callbacks``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
-import json
-import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import httpx
 from asn1crypto import algos, cms, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
@@ -54,190 +54,25 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.errors import KeyCustodyError
+from hsm.remote.pending import (
+    DocumentToSign,
+    FilePendingStore,
+    Outcome,
+    PendingDocument,
+    PendingStore,
+    PendingTransaction,
+    ProviderResult,
+    Status,
+)
+from hsm.remote.smartca import SmartCaClient, parse_result, provider_error
 
 __all__ = [
     "AppConfirmedSigning", "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument",
-    "PendingStore", "PendingTransaction", "ProviderResult", "SmartCaClient",
+    "PendingStore", "PendingTransaction", "ProviderResult", "SmartCaClient", "poll_provider",
 ]
 
-Status = Literal["pending", "confirmed", "rejected", "expired", "completed"]
 BYTES_RESERVED = 32768
 """Hex characters reserved for the CMS (room for the chain and a signature timestamp)."""
-
-
-@dataclass(frozen=True)
-class DocumentToSign:
-    doc_id: str
-    pdf: bytes
-    field_name: str
-    reason: str = ""
-    location: str = ""
-
-
-@dataclass(frozen=True)
-class PendingDocument:
-    """One prepared document awaiting its signature value (all bytes as base64)."""
-
-    doc_id: str
-    prepared_pdf_b64: str
-    """The document in its final pre-signing state (placeholder reserved)."""
-    document_digest_hex: str
-    region_start: int
-    region_end: int
-    signed_attrs_b64: str
-    """DER of the CMS signed attributes whose SHA-256 the provider signs."""
-    data_to_be_signed: str
-    """Hex SHA-256 of the signed attributes, as sent to the provider."""
-
-
-@dataclass(frozen=True)
-class PendingTransaction:
-    transaction_id: str
-    user_id: str
-    cert_b64: str
-    chain_b64: tuple[str, ...]
-    sign_algo: str
-    """``sha256_rsa`` (what the providers return) or ``sha256_ecdsa``."""
-    created_at: str
-    expires_at: str
-    documents: tuple[PendingDocument, ...]
-    tran_code: str = ""
-    status: Status = "pending"
-    signed_b64: dict[str, str] = field(default_factory=dict)
-    """doc_id → signed PDF, once completed (kept so a crash after completion loses
-    nothing)."""
-
-
-@dataclass(frozen=True)
-class ProviderResult:
-    status: Status
-    signatures: dict[str, bytes] = field(default_factory=dict)
-    """doc_id → raw signature value."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    transaction_id: str
-    status: Status
-    signed: dict[str, bytes]
-    """doc_id → signed PDF (only when ``completed``)."""
-    message_vi: str
-    message_en: str
-    sign_algo: str = ""
-
-
-class PendingStore(Protocol):
-    def save(self, tx: PendingTransaction) -> None: ...
-    def load(self, transaction_id: str) -> PendingTransaction | None: ...
-    def pending(self) -> list[PendingTransaction]: ...
-
-
-class FilePendingStore:
-    """One JSON file per transaction, replaced atomically (write, fsync, rename)."""
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, transaction_id: str) -> Path:
-        if not transaction_id.replace("-", "").isalnum():
-            raise ValueError("bad transaction id")
-        return self.dir / f"{transaction_id}.json"
-
-    def save(self, tx: PendingTransaction) -> None:
-        path = self._path(tx.transaction_id)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(tx), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-
-    def load(self, transaction_id: str) -> PendingTransaction | None:
-        path = self._path(transaction_id)
-        if not path.is_file():
-            return None
-        raw = json.loads(path.read_text("utf-8"))
-        raw["documents"] = tuple(PendingDocument(**d) for d in raw["documents"])
-        raw["chain_b64"] = tuple(raw["chain_b64"])
-        return PendingTransaction(**raw)
-
-    def pending(self) -> list[PendingTransaction]:
-        out = []
-        for p in sorted(self.dir.glob("*.json")):
-            tx = self.load(p.stem)
-            if tx is not None and tx.status == "pending":
-                out.append(tx)
-        return out
-
-
-def _provider_error(what: str, detail: Any) -> KeyCustodyError:
-    return KeyCustodyError(
-        "remote.provider_error", f"Nhà cung cấp ký số từ xa báo lỗi ({what}).",
-        f"The remote signing provider returned an error ({what}).",
-        details={"operation": what, "provider": str(detail)[:200]})
-
-
-class SmartCaClient:
-    """HTTP client for a SmartCA-shaped gateway (every call a POST with ``sp_id``)."""
-
-    def __init__(self, base_url: str, sp_id: str, sp_password: str, *,
-                 timeout_s: float = 30) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._auth = {"sp_id": sp_id, "sp_password": sp_password}
-        self.timeout_s = timeout_s
-
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-                r = await http.post(f"{self.base_url}/{path}", json={**self._auth, **body})
-            data: dict[str, Any] = r.json()
-        except (httpx.HTTPError, ValueError) as e:
-            raise KeyCustodyError(
-                "remote.provider_unavailable", "Không kết nối được nhà cung cấp ký số từ xa.",
-                "The remote signing provider could not be reached.",
-                details={"operation": path.split("/")[-1]}) from e
-        if r.status_code != 200 or data.get("status_code", 200) != 200:
-            raise _provider_error(path, data.get("message"))
-        return data
-
-    async def get_certificate(self, user_id: str) -> tuple[x509.Certificate,
-                                                            list[x509.Certificate]]:
-        data = await self._post("v1/credentials/get_certificate", {"user_id": user_id})
-        certs = data.get("data", {}).get("user_certificates") or []
-        if not certs:
-            raise _provider_error("get_certificate", "no certificate")
-        first = certs[0]
-        cert = x509.Certificate.load(base64.b64decode(first["cert_data"]))
-        chain = [x509.Certificate.load(base64.b64decode(c))
-                 for c in (first.get("chain_data") or {}).values() if c]
-        return cert, chain
-
-    async def sign(self, user_id: str, transaction_id: str,
-                   files: Sequence[tuple[str, str]]) -> str:
-        data = await self._post("v1/signatures/sign", {
-            "user_id": user_id, "transaction_id": transaction_id,
-            "sign_files": [{"doc_id": d, "file_type": "pdf", "sign_type": "hash",
-                            "data_to_be_signed": h} for d, h in files]})
-        tran_code = (data.get("data") or {}).get("tran_code")
-        if not tran_code:
-            raise _provider_error("sign", data.get("message"))
-        return str(tran_code)
-
-    async def status(self, tran_code: str) -> ProviderResult:
-        data = await self._post(f"v1/signatures/sign/{tran_code}/status", {})
-        return parse_result(data)
-
-
-def parse_result(data: dict[str, Any]) -> ProviderResult:
-    """A status answer or a webhook notification → :class:`ProviderResult`."""
-    body = data.get("data") or {}
-    status = str(body.get("status", "pending")).lower()
-    if status not in ("pending", "confirmed", "rejected", "expired"):
-        status = "pending"
-    sigs = {str(s["doc_id"]): base64.b64decode(s["signature_value"])
-            for s in body.get("signatures") or [] if s.get("signature_value")}
-    return ProviderResult(status, sigs)  # type: ignore[arg-type]
 
 
 _MESSAGES: dict[str, tuple[str, str]] = {
@@ -327,12 +162,16 @@ class AppConfirmedSigning:
             return self._outcome(tx)
         return await self.apply(transaction_id, await self.client.status(tx.tran_code))
 
-    async def poll_pending(self) -> list[Outcome]:
-        """Poll every pending transaction once (the background job; also what a
-        restarted process runs to pick up confirmations that arrived while it was down).
-        A provider error on one transaction does not stop the others."""
+    async def poll_pending(self, older_than: timedelta = timedelta(0)) -> list[Outcome]:
+        """Poll once every transaction pending for longer than ``older_than`` (the
+        background job; also what a restarted process runs to pick up confirmations
+        that arrived while it was down). A provider error on one transaction does not
+        stop the others."""
         outcomes = []
+        cutoff = datetime.now(UTC) - older_than
         for tx in self.store.pending():
+            if datetime.fromisoformat(tx.created_at) > cutoff:
+                continue
             try:
                 outcomes.append(await self.complete(tx.transaction_id))
             except KeyCustodyError:
@@ -359,7 +198,7 @@ class AppConfirmedSigning:
             return self._outcome(tx)
         missing = [d.doc_id for d in tx.documents if d.doc_id not in result.signatures]
         if missing:
-            raise _provider_error("status", f"no signature for {len(missing)} document(s)")
+            raise provider_error("status", f"no signature for {len(missing)} document(s)")
         cert = x509.Certificate.load(base64.b64decode(tx.cert_b64))
         chain = [x509.Certificate.load(base64.b64decode(c)) for c in tx.chain_b64]
         signed: dict[str, bytes] = {}
@@ -397,10 +236,17 @@ class AppConfirmedSigning:
             else:
                 raise InvalidSignature
         except (InvalidSignature, ValueError) as e:
-            raise _provider_error("status", "signature value does not verify") from e
+            raise provider_error("status", "signature value does not verify") from e
 
     @staticmethod
     def _outcome(tx: PendingTransaction) -> Outcome:
         vi, en = _MESSAGES.get(tx.status, _MESSAGES["pending"])
         signed = {k: base64.b64decode(v) for k, v in tx.signed_b64.items()}
         return Outcome(tx.transaction_id, tx.status, signed, vi, en, tx.sign_algo)
+
+
+def poll_provider(signing: AppConfirmedSigning, *, older_than_s: float = 30) -> list[Outcome]:
+    """The polling job (synchronous, for a scheduler thread or a queue worker): asks the
+    provider about every transaction pending for more than ``older_than_s`` seconds
+    (younger ones are left to the webhook) and settles them."""
+    return asyncio.run(signing.poll_pending(timedelta(seconds=older_than_s)))

@@ -2,8 +2,11 @@
 test: ``request`` prepares the documents, persists, asks the provider and then waits
 (the test SIGKILLs it there); ``complete`` (a fresh process) finishes from the store.
 
-    python tests/remote/hsba_side.py request STORE_DIR PROVIDER_URL PDF N
-    python tests/remote/hsba_side.py complete STORE_DIR PROVIDER_URL TX_ID OUT_DIR
+    python tests/remote/hsba_side.py request STORE PROVIDER_URL PDF N
+    python tests/remote/hsba_side.py complete STORE PROVIDER_URL TX_ID OUT_DIR
+
+STORE is a directory (``FilePendingStore``) or a ``postgresql+psycopg://`` URL
+(``api.remote.pending_db.DbPendingStore``).
 """
 
 from __future__ import annotations
@@ -23,14 +26,24 @@ from hsm.remote.async_provider import (
     AppConfirmedSigning,
     DocumentToSign,
     FilePendingStore,
+    PendingStore,
     SmartCaClient,
 )
 
 
+def _store(spec: str) -> PendingStore:
+    if spec.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        from api.remote.pending_db import DbPendingStore
+
+        return DbPendingStore(create_engine(spec))
+    return FilePendingStore(spec)
+
+
 def main() -> None:
-    mode, store_dir, url = sys.argv[1:4]
-    signing = AppConfirmedSigning(SmartCaClient(url, SP_ID, SP_PASSWORD),
-                                  FilePendingStore(store_dir))
+    mode, store, url = sys.argv[1:4]
+    signing = AppConfirmedSigning(SmartCaClient(url, SP_ID, SP_PASSWORD), _store(store))
     if mode == "request":
         pdf = Path(sys.argv[4]).read_bytes()
         docs = [DocumentToSign(f"doc-{i}", pdf, "BacSi", reason="Ký hồ sơ bệnh án")

@@ -119,10 +119,17 @@ def test_several_documents_one_confirmation(provider: tuple[ProviderDouble, str]
     assert again.signed == outcome.signed
 
 
+@pytest.mark.parametrize("store_kind", [
+    "file", pytest.param("postgresql", marks=pytest.mark.services)])
 def test_survives_a_kill_of_hsba_between_request_and_confirmation(
-        provider: tuple[ProviderDouble, str], pdf: bytes, tmp_path: Path) -> None:
+        provider: tuple[ProviderDouble, str], pdf: bytes, tmp_path: Path, store_kind: str,
+        request: pytest.FixtureRequest) -> None:
+    """The pending state in a directory (embedded default) or in PostgreSQL
+    (``DbPendingStore``, what the service uses there)."""
     double, url = provider
-    store, out = tmp_path / "pending", tmp_path / "out"
+    store = str(tmp_path / "pending") if store_kind == "file" \
+        else request.getfixturevalue("test_services").pg_url
+    out = tmp_path / "out"
     out.mkdir()
     (tmp_path / "in.pdf").write_bytes(pdf)
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
@@ -144,6 +151,18 @@ def test_survives_a_kill_of_hsba_between_request_and_confirmation(
                       "sign_algo": "sha256_rsa"}
     for name in ("doc-0", "doc-1"):
         assert_signed(double, (out / f"{name}.pdf").read_bytes(), tmp_path / f"v-{name}.pdf")
+    if store_kind == "postgresql":
+        from sqlalchemy import create_engine
+
+        from api.remote.pending_db import DbPendingStore
+
+        engine = create_engine(store)
+        try:
+            stored = DbPendingStore(engine).load(ids["transaction_id"])
+        finally:
+            engine.dispose()
+        assert stored is not None and stored.status == "completed"
+        assert sorted(stored.signed_b64) == ["doc-0", "doc-1"]
 
 
 def test_rejection_leaves_documents_unsigned(provider: tuple[ProviderDouble, str], pdf: bytes,
@@ -234,8 +253,14 @@ def test_poll_pending_settles_every_transaction(provider: tuple[ProviderDouble, 
            for i in range(3)]
     double.confirm(txs[0].tran_code)
     double.reject(txs[1].tran_code)
-    # a new instance (as after a restart) over the same store
-    outcomes = asyncio.run(_signing(url, tmp_path / "pending").poll_pending())
+    # the job leaves transactions younger than its threshold to the webhook
+    from hsm.remote.async_provider import poll_provider
+
+    fresh = _signing(url, tmp_path / "pending")
+    assert poll_provider(fresh, older_than_s=3600) == []
+    assert len(FilePendingStore(tmp_path / "pending").pending()) == 3
+    # a new instance (as after a restart) over the same store, the job's own entry point
+    outcomes = poll_provider(_signing(url, tmp_path / "pending"), older_than_s=0)
     by_id = {o.transaction_id: o.status for o in outcomes}
     assert by_id == {txs[0].transaction_id: "completed", txs[1].transaction_id: "rejected",
                      txs[2].transaction_id: "pending"}

@@ -1,0 +1,134 @@
+"""Pending state of app-confirmed remote signatures: the values, the store protocol,
+and :class:`FilePendingStore` (the embedded default; the database store is
+``api.remote.pending_db.DbPendingStore``, used on PostgreSQL).
+
+Everything needed to finish a document after a restart is in a
+:class:`PendingTransaction`: the prepared PDF, the byte-range digest and reserved
+region, the CMS signed attributes whose hash the provider signs, the certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument", "PendingStore",
+    "PendingTransaction", "ProviderResult", "Status", "transaction_from_dict",
+]
+
+Status = Literal["pending", "confirmed", "rejected", "expired", "completed"]
+
+
+@dataclass(frozen=True)
+class DocumentToSign:
+    doc_id: str
+    pdf: bytes
+    field_name: str
+    reason: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    """One prepared document awaiting its signature value (all bytes as base64)."""
+
+    doc_id: str
+    prepared_pdf_b64: str
+    """The document in its final pre-signing state (placeholder reserved)."""
+    document_digest_hex: str
+    region_start: int
+    region_end: int
+    signed_attrs_b64: str
+    """DER of the CMS signed attributes whose SHA-256 the provider signs."""
+    data_to_be_signed: str
+    """Hex SHA-256 of the signed attributes, as sent to the provider."""
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    transaction_id: str
+    user_id: str
+    cert_b64: str
+    chain_b64: tuple[str, ...]
+    sign_algo: str
+    """``sha256_rsa`` (what the providers return) or ``sha256_ecdsa``."""
+    created_at: str
+    expires_at: str
+    documents: tuple[PendingDocument, ...]
+    tran_code: str = ""
+    status: Status = "pending"
+    signed_b64: dict[str, str] = field(default_factory=dict)
+    """doc_id → signed PDF, once completed (kept so a crash after completion loses
+    nothing)."""
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: Status
+    signatures: dict[str, bytes] = field(default_factory=dict)
+    """doc_id → raw signature value."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transaction_id: str
+    status: Status
+    signed: dict[str, bytes]
+    """doc_id → signed PDF (only when ``completed``)."""
+    message_vi: str
+    message_en: str
+    sign_algo: str = ""
+
+
+class PendingStore(Protocol):
+    def save(self, tx: PendingTransaction) -> None: ...
+    def load(self, transaction_id: str) -> PendingTransaction | None: ...
+    def pending(self) -> list[PendingTransaction]: ...
+
+
+def transaction_from_dict(raw: dict[str, Any]) -> PendingTransaction:
+    """The inverse of ``dataclasses.asdict`` for a stored transaction."""
+    raw = dict(raw)
+    raw["documents"] = tuple(PendingDocument(**d) for d in raw["documents"])
+    raw["chain_b64"] = tuple(raw["chain_b64"])
+    return PendingTransaction(**raw)
+
+
+class FilePendingStore:
+    """One JSON file per transaction, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, transaction_id: str) -> Path:
+        if not transaction_id.replace("-", "").isalnum():
+            raise ValueError("bad transaction id")
+        return self.dir / f"{transaction_id}.json"
+
+    def save(self, tx: PendingTransaction) -> None:
+        path = self._path(tx.transaction_id)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(tx), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def load(self, transaction_id: str) -> PendingTransaction | None:
+        path = self._path(transaction_id)
+        if not path.is_file():
+            return None
+        return transaction_from_dict(json.loads(path.read_text("utf-8")))
+
+    def pending(self) -> list[PendingTransaction]:
+        out = []
+        for p in sorted(self.dir.glob("*.json")):
+            tx = self.load(p.stem)
+            if tx is not None and tx.status == "pending":
+                out.append(tx)
+        return out
