@@ -32,10 +32,19 @@ def check_header(ins: Inspection) -> None:
                  "The header must be followed by a comment of at least four bytes > 127.")
 
 
+def _is_file_identifier(value: object) -> bool:
+    return (isinstance(value, pikepdf.Array) and len(value) == 2
+            and all(isinstance(v, pikepdf.String) and len(bytes(v)) > 0 for v in value))
+
+
 def check_trailer(ins: Inspection) -> None:
     trailer = ins.pdf.trailer
     if "/ID" not in trailer:
         ins.fail({1: "6.1.3", 2: "6.1.3"}, "The trailer has no ID entry.")
+    elif not _is_file_identifier(trailer.ID):
+        ins.fail({1: "6.1.3", 2: "6.1.3"},
+                 "The trailer ID is not a file identifier (ISO 32000-1 14.4: an array of "
+                 "two non-empty byte strings).")
     if "/Encrypt" in trailer or ins.pdf.is_encrypted:
         ins.fail({1: "6.1.3", 2: "6.1.3"}, "The file is encrypted (Encrypt in trailer).")
     tail = ins.raw[-1024:].rstrip(b"\r\n \x00")

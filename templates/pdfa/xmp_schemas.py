@@ -139,7 +139,7 @@ STRUCTS: dict[str, tuple[str, dict[str, str]]] = {
     "DeviceSettings": (_EXIF, {"Columns": I, "Rows": I, "Settings": "Seq Text"}),
     "Time": (_DM, {"value": I, "scale": Q}),
     "Timecode": (_DM, {"timeValue": T, "timeFormat": T}),
-    "Marker": (_DM, {"startTime": T, "duration": T, "comment": T, "name": T, "location": U,
+    "Marker": (_DM, {"startTime": "Time", "duration": "Time", "comment": T, "name": T, "location": U,
                      "target": T, "type": T}),
     "Media": (_DM, {"path": U, "track": T, "startTime": "Time", "duration": "Time",
                     "managed": B, "webStatement": U}),

@@ -86,6 +86,20 @@ def test_attachment_without_relationship_fails(form_pdf):
     assert "6.8" in _clauses(_mutate(form_pdf, drop))
 
 
+def test_empty_file_identifier_fails(form_pdf):
+    """6.1.3: the trailer ID must be two non-empty byte strings (veraPDF 6-1-3 t01)."""
+    with pikepdf.open(io.BytesIO(form_pdf)) as doc:
+        out = io.BytesIO()
+        doc.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable,
+                 fix_metadata_version=False)
+    raw = out.getvalue()
+    start = raw.rindex(b"/ID [")
+    end = raw.index(b"]", start) + 1
+    emptied = raw[:start] + b"/ID [<><>]" + raw[end:]  # the trailer follows the xref table
+    assert "6.1.3" in _clauses(emptied)
+    assert check_pdfa(raw).verdict == "PASS"
+
+
 def test_encryption_fails(form_pdf):
     with pikepdf.open(io.BytesIO(form_pdf)) as doc:
         out = io.BytesIO()
@@ -178,3 +192,4 @@ def test_corpus_agreement():
     assert len(rows) >= 400
     assert summary["coverage"] >= 0.60
     assert summary["agreement"] >= 0.95
+    assert not fail_called_pass, "non-conforming files called PASS (the worst error)"
