@@ -78,6 +78,20 @@ class ProviderDouble:
         """What the provider would POST to the integrator's webhook."""
         return self._status_body(tran_code)
 
+    def notify(self, tran_code: str, url: str, secret: bytes) -> Any:
+        """POST the notification to the integrator's webhook, the body signed with the
+        shared secret (HMAC-SHA256, ``X-Signature: sha256=<hex>``); the response."""
+        import hashlib
+        import hmac
+        import json
+
+        import httpx
+
+        body = json.dumps(self.notification(tran_code)).encode()
+        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        return httpx.post(url, content=body, headers={
+            "Content-Type": "application/json", "X-Signature": signature}, timeout=60)
+
     def _status_body(self, tran_code: str) -> dict[str, Any]:
         with self._lock:
             tx = self.transactions[tran_code]
