@@ -14,18 +14,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("xml", help="XML 130 / HoSoBenhAn: xuất, ký, kiểm tra / export, sign, verify")
     xsub = p.add_subparsers(dest="xml_command", required=True)
 
-    exp = xsub.add_parser("export", help="export an encounter as XML 130 or HoSoBenhAn")
+    exp = xsub.add_parser("export", help="export an encounter as XML 130 or HoSoBenhAn: "
+                          "checked against its XSD, sealed, verified and archived")
     src = exp.add_mutually_exclusive_group(required=True)
     src.add_argument("--encounter", help="encounter id in the EMR")
     src.add_argument("--sample", action="store_true", help="a built-in sample encounter")
     exp.add_argument("--format", choices=["xml130", "hosobenhan"], default="xml130")
     exp.add_argument("--sign-with", metavar="KEY_ID", default="",
                      help="sign with this key of the keystore (default: the hospital seal)")
-    exp.add_argument("--unsigned", action="store_true", help="do not sign")
+    exp.add_argument("--unsigned", action="store_true",
+                     help="XML 130 only: build and check, do not sign or archive")
     exp.add_argument("--out", required=True, type=Path)
     exp.set_defaults(func=_export)
 
-    ver = xsub.add_parser("verify", help="verify a signed XML file")
+    ver = xsub.add_parser("verify", help="verify a signed XML file (signature, certificate "
+                          "path, integrity, the content against its XSD)")
     ver.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ver.add_argument("--trust", action="append", type=Path, default=[], metavar="PEM")
     ver.add_argument("--format", choices=["xml130", "hosobenhan"], default="xml130")
@@ -49,16 +52,19 @@ def _export(args: argparse.Namespace) -> int:
         from insurance.from_emr import claim_encounter_for
 
         enc = claim_encounter_for(args.encounter)
-    xml = build_claim(enc)
-    if not args.unsigned:
-        from signer.xml.sign import sign_enveloped
-        from workflow.xml_exports import seal_signer
+    if args.unsigned:
+        xml = build_claim(enc)
+    else:
+        from workflow.xml_exports import export_claim
 
         services = Services.from_settings()
         try:
-            xml = sign_enveloped(xml, signer=seal_signer(services, args.sign_with or None))
+            out = export_claim(services, enc, actor_id="cli:xml-export",
+                               seal_key_id=args.sign_with or None)
         finally:
             services.close()
+        xml = out.xml
+        print(f"{out.document_id} v{out.version}: {out.verdict} ({out.object_key})")
     args.out.write_bytes(xml)
     print(str(args.out))
     return 0
@@ -87,6 +93,8 @@ def _export_record(args: argparse.Namespace) -> int:
                                         seal_key_id=args.sign_with or None)
     finally:
         services.close()
+    print(f"{exported.document_id} v{exported.version}: {exported.verdict} "
+          f"({exported.object_key})")
     for path in exported.write(args.out):
         print(str(path))
     return 0

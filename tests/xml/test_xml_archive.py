@@ -98,3 +98,37 @@ def test_hosobenhan_round_trip_on_real_services(real_services_settings, test_ser
         assert err.value.code == "AccessDenied"
     finally:
         services.close()
+
+
+def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
+    """`hsba xml export`: XML 130 (sample) and HoSoBenhAn (seeded EMR), on the embedded
+    default; what is written verifies and is what the archive holds."""
+    from sqlalchemy.orm import Session
+
+    from api.cli import main
+    from emr.seed import seed_demo
+    from workflow.services import Services
+
+    assert main(["xml", "export", "--sample", "--unsigned", "--out",
+                 str(tmp_path / "unsigned.xml")]) == 0
+    assert verify_xml((tmp_path / "unsigned.xml").read_bytes()).verdict == "NO_SIGNATURE"
+    assert main(["xml", "export", "--sample", "--out", str(tmp_path / "claim.xml")]) == 0
+    services = Services.from_settings(tmp_settings)
+    try:
+        with Session(services.engine) as s:
+            ids = seed_demo(s, tmp_settings.hospital_code)
+            s.commit()
+        roots = [c.dump() for c in services.trust_roots]
+        claim = (tmp_path / "claim.xml").read_bytes()
+        assert verify_xml(claim, trust_roots=roots).verdict == "VALID"
+        (version,) = services.index.versions("xml130-70001-2026-000123")
+        assert services.store.get(version.object_key) == claim
+    finally:
+        services.close()
+    capsys.readouterr()
+    assert main(["xml", "export", "--encounter", ids.encounter_ids[0], "--format",
+                 "hosobenhan", "--out", str(tmp_path / "record")]) == 0
+    assert "hosobenhan-" in capsys.readouterr().out
+    record = (tmp_path / "record" / "HoSoBenhAn.xml").read_bytes()
+    assert verify_xml(record, trust_roots=roots, placement="").verdict == "VALID"
+    assert (tmp_path / "record" / "HoSoBenhAn.json").is_file()
