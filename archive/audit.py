@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead
@@ -176,19 +176,21 @@ class AuditChain:
             session.flush()
         seq, prev = head.seq, head.hash
         entries = []
+        rows: list[dict[str, Any]] = []
         for record, details_json in prepared:
             seq += 1
             at = record.at or datetime.now(UTC)
             digest = entry_hash(seq, prev, at, record.tenant_id, record.actor_id, record.action,
                                 record.object_id, details_json)
-            session.add(AuditEvent(seq=seq, prev_hash=prev, at=at, tenant_id=record.tenant_id,
-                                   actor_id=record.actor_id, action=record.action,
-                                   object_id=record.object_id, details=details_json,
-                                   hash=digest))
+            rows.append({"seq": seq, "prev_hash": prev, "at": at, "tenant_id": record.tenant_id,
+                         "actor_id": record.actor_id, "action": record.action,
+                         "object_id": record.object_id, "details": details_json,
+                         "hash": digest})
             entries.append(AuditEntry(seq, prev, at, record.tenant_id, record.actor_id,
                                       record.action, record.object_id, dict(record.details),
                                       digest))
             prev = digest
+        session.execute(insert(AuditEvent), rows)  # one executemany, no ORM objects
         head.seq, head.hash = seq, prev
         session.flush()
         return entries

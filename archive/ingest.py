@@ -21,28 +21,23 @@ import logging
 import os
 import signal
 import uuid
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain, AuditRecord
 from archive.index import RecordsIndex
 from archive.keys import object_key
-from archive.models import (
-    Document,
-    DocumentSigner,
-    DocumentVersion,
-    PendingIngest,
-    Signature,
-    Tenant,
-)
-from archive.retention import RetentionClass, lock_date, retain_until, today_utc
+from archive.models import Document, DocumentVersion, PendingIngest
+from archive.registration import Intent, Registered, register_versions, retain_date
+from archive.retention import RetentionClass, lock_date
 from archive.store import ObjectStore, check_content, sha256_hex
 from core.errors import ArchiveError, Conflict
 
@@ -119,11 +114,11 @@ def _crash_point(step: str) -> None:
 
 def _payload(item: IngestItem) -> dict[str, Any]:
     return {
-        "meta": asdict(item.meta),
+        "meta": dict(vars(item.meta)),
         "actor_id": item.actor_id,
         "reason": item.reason,
         "media": item.media,
-        "signatures": [{**asdict(s), "signed_at": s.signed_at.isoformat()}
+        "signatures": [{**vars(s), "signed_at": s.signed_at.isoformat()}
                        for s in item.signatures],
         "last_timestamp_expiry": (item.last_timestamp_expiry.isoformat()
                                   if item.last_timestamp_expiry else None),
@@ -131,9 +126,10 @@ def _payload(item: IngestItem) -> dict[str, Any]:
     }
 
 
-def _retain(meta: dict[str, Any]) -> date | None:
-    year = meta.get("closed_year") or today_utc().year
-    return retain_until(meta["retention_class"], int(year))
+def _receipt(r: Registered) -> IngestReceipt:
+    p = r.intent
+    return IngestReceipt(p.document_id, r.n, p.object_key, p.sha256, p.size, r.duplicate,
+                         r.version_id)
 
 
 class Archiver:
@@ -144,9 +140,11 @@ class Archiver:
         self.index = index
         self.store = store
         self.audit = audit or AuditChain(index.engine)
+        self._tenants: set[str] = set()
+        """Tenant ids known to be committed (saves a query per batch)."""
 
     # -- step 1: intent -----------------------------------------------------------------
-    def _record_intents(self, items: Sequence[IngestItem]) -> list[PendingIngest | IngestReceipt]:
+    def _record_intents(self, items: Sequence[IngestItem]) -> list[Intent | IngestReceipt]:
         for attempt in range(5):
             try:
                 with self.index.sessions() as s, s.begin():
@@ -158,22 +156,23 @@ class Archiver:
                                    "Version number race while archiving; retry.") from None
         raise AssertionError("unreachable")
 
-    def _intents(self, s: Session, items: Sequence[IngestItem]
-                 ) -> list[PendingIngest | IngestReceipt]:
+    def _intents(self, s: Session, items: Sequence[IngestItem]) -> list[Intent | IngestReceipt]:
         """Intents for a batch with a fixed number of queries, whatever its size."""
         ids = sorted({it.document_id for it in items})
         versions = {(v.document_id, v.sha256, v.media): v for v in s.execute(
             select(DocumentVersion).where(DocumentVersion.document_id.in_(ids))).scalars()}
-        pendings = list(s.execute(select(PendingIngest)
-                                  .where(PendingIngest.document_id.in_(ids))).scalars())
+        pendings = [Intent.of(r) for r in s.execute(
+            select(PendingIngest).where(PendingIngest.document_id.in_(ids))).scalars()]
         by_sha = {(p.document_id, p.sha256): p for p in pendings}
         top: dict[str, int] = {}
         for p in pendings:
             top[p.document_id] = max(top.get(p.document_id, 0), p.n)
-        docs = {d.id: d for d in s.execute(select(Document).where(Document.id.in_(ids)))
-                .scalars()}
+        docs = {d.id: (d.current_version, d.key_year, d.key_month) for d in s.execute(
+            select(Document.id, Document.current_version, Document.key_year, Document.key_month)
+            .where(Document.id.in_(ids)))}
         now = datetime.now(UTC)
-        out: list[PendingIngest | IngestReceipt] = []
+        out: list[Intent | IngestReceipt] = []
+        new: list[Intent] = []
         for it in items:
             digest = sha256_hex(it.data)
             same = versions.get((it.document_id, digest, it.media))
@@ -186,135 +185,32 @@ class Archiver:
                 out.append(pending)
                 continue
             doc = docs.get(it.document_id)
-            n = max(doc.current_version if doc else 0, top.get(it.document_id, 0)) + 1
+            n = max(doc[0] if doc else 0, top.get(it.document_id, 0)) + 1
             top[it.document_id] = n
-            ym = (doc.key_year, doc.key_month) if doc else (now.year, now.month)
+            ym = (doc[1], doc[2]) if doc else (now.year, now.month)
             key = object_key(it.meta.tenant_id, ym, it.document_id, n, digest, it.media)
-            p = PendingIngest(id=uuid.uuid4().hex, document_id=it.document_id, n=n,
-                              tenant_id=it.meta.tenant_id, object_key=key, sha256=digest,
-                              size=len(it.data), state="intent", payload=_payload(it),
-                              created_at=now)
-            p.fresh = True  # type: ignore[attr-defined]  # created by this call, not a retry
-            s.add(p)
+            p = Intent(uuid.uuid4().hex, it.document_id, n, it.meta.tenant_id, key, digest,
+                       len(it.data), _payload(it), now, fresh=True)
             by_sha[(it.document_id, digest)] = p
+            new.append(p)
             out.append(p)
-        s.flush()
+        if new:
+            s.execute(insert(PendingIngest), [p.row() for p in new])
         return out
 
     # -- step 2: object -----------------------------------------------------------------
-    def _store(self, p: PendingIngest, data: bytes) -> str | None:
+    def _store(self, p: Intent, data: bytes) -> str | None:
         """Put the object; return the store's version id of the locked write."""
-        until = lock_date(_retain(p.payload["meta"]))
-        fresh = bool(getattr(p, "fresh", False))
+        until = lock_date(retain_date(p.payload["meta"]))
         try:
             # A fresh intent's key (sha256 in it) cannot exist yet: skip the store's check.
             return self.store.put(p.object_key, data, retain_until=until,
-                                  check_exists=not fresh).version_id
+                                  check_exists=not p.fresh).version_id
         except ArchiveError as e:
             if e.code != "archive.locked" or not self.store.exists(p.object_key):
                 raise
             # Stored by an earlier attempt (same key, same sha256): check it is intact.
             return _stored_version(self.store, p)
-
-    # -- step 3: rows + audit -------------------------------------------------------------
-    def _commit(self, s: Session, p: PendingIngest, version_id: str | None) -> IngestReceipt:
-        """Index rows and audit event for one intent whose object is stored (idempotent)."""
-        return self._commit_many(s, [p], {p.id: version_id})[0]
-
-    def _commit_many(self, s: Session, batch: Sequence[PendingIngest],
-                     version_ids: dict[str, str | None]) -> list[IngestReceipt]:
-        """Index rows and audit events for stored intents, in the caller's transaction.
-
-        ``version_ids``: the store's version id of each intent's locked object.
-        A fixed number of queries per batch; rows of one table go in one flush.
-        """
-        keys = [p.object_key for p in batch]
-        existing = {v.object_key: v for v in s.execute(
-            select(DocumentVersion).where(DocumentVersion.object_key.in_(keys))).scalars()}
-        tenant_ids = {p.payload["meta"]["tenant_id"] for p in batch}
-        known_tenants = set(s.execute(select(Tenant.id).where(Tenant.id.in_(tenant_ids)))
-                            .scalars())
-        new_tenants = {p.payload["meta"]["tenant_id"]: p.payload["meta"].get("tenant_name")
-                       for p in batch if p.payload["meta"]["tenant_id"] not in known_tenants}
-        for t, name in new_tenants.items():  # a concurrent first ingest may add it first
-            try:
-                with s.begin_nested():
-                    s.add(Tenant(id=t, name=name or t))
-            except IntegrityError:
-                pass
-        doc_ids = sorted({p.document_id for p in batch})
-        docs = {d.id: d for d in s.execute(select(Document).where(Document.id.in_(doc_ids)))
-                .scalars()}
-        signers_known: set[tuple[str, str]] = set(s.execute(
-            select(DocumentSigner.document_id, DocumentSigner.signer)
-            .where(DocumentSigner.document_id.in_(doc_ids))).tuples())
-        now = datetime.now(UTC)
-        receipts: list[IngestReceipt] = []
-        audits: list[AuditRecord] = []
-        rows: list[Any] = []
-        for p in batch:
-            done = existing.get(p.object_key)
-            if done is not None:
-                s.delete(p)
-                receipts.append(IngestReceipt(p.document_id, done.n, p.object_key, p.sha256,
-                                              p.size, True, done.version_id))
-                continue
-            pl = p.payload
-            meta = pl["meta"]
-            ts_exp = (datetime.fromisoformat(pl["last_timestamp_expiry"])
-                      if pl.get("last_timestamp_expiry") else None)
-            doc = docs.get(p.document_id)
-            created = doc is None
-            if doc is None:
-                doc = Document(
-                    id=p.document_id, tenant_id=meta["tenant_id"], key_year=now.year,
-                    key_month=now.month, current_version=0, legal_hold=False,
-                    retention_class=meta["retention_class"], retain_until=_retain(meta),
-                    created_at=now, updated_at=now,
-                )
-                docs[p.document_id] = doc
-                s.add(doc)
-            for name in ("patient_ref", "patient_cccd", "patient_bhyt", "encounter_ref",
-                         "form_code", "form_version", "department", "status", "closed_year",
-                         "policy_version"):
-                value = meta.get(name)
-                if value is not None or created:
-                    setattr(doc, name, value)
-            doc.current_version = max(doc.current_version, p.n)
-            if ts_exp is not None and p.n >= doc.current_version:
-                doc.last_timestamp_expiry = ts_exp
-            rows.append(DocumentVersion(
-                document_id=p.document_id, n=p.n, media=pl.get("media", "pdf"), sha256=p.sha256,
-                object_key=p.object_key, version_id=version_ids.get(p.id), size=p.size,
-                reason=pl["reason"],
-                last_timestamp_expiry=ts_exp, created_at=now))
-            for sig in pl["signatures"]:
-                rows.append(Signature(
-                    document_id=p.document_id, version_n=p.n, field=sig["field"],
-                    role=sig["role"], signer_subject=sig["signer_subject"],
-                    practitioner_id=sig.get("practitioner_id"), method=sig["method"],
-                    level=sig["level"], signed_at=datetime.fromisoformat(sig["signed_at"]),
-                    policy_version=sig.get("policy_version")))
-                for value in (sig.get("practitioner_id"), sig["signer_subject"]):
-                    if value and (p.document_id, value) not in signers_known:
-                        signers_known.add((p.document_id, value))
-                        rows.append(DocumentSigner(tenant_id=doc.tenant_id, signer=value,
-                                                   created_at=doc.created_at,
-                                                   document_id=p.document_id))
-            s.delete(p)
-            audits.append(AuditRecord(
-                actor_id=pl["actor_id"], action="create" if created else "archive",
-                object_id=p.document_id, tenant_id=meta["tenant_id"],
-                details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
-                         "reason": pl["reason"], "form_code": meta["form_code"]}))
-            receipts.append(IngestReceipt(p.document_id, p.n, p.object_key, p.sha256, p.size,
-                                          False, version_ids.get(p.id)))
-        s.flush()  # documents before the rows that reference them
-        s.add_all(rows)
-        s.flush()
-        if audits:
-            self.audit.append_many(audits, session=s)
-        return receipts
 
     # -- public ---------------------------------------------------------------------------
     def archive_document(self, item: IngestItem) -> IngestReceipt:
@@ -327,31 +223,48 @@ class Archiver:
         return self._finish(items, *self._prepare(items, max_workers))
 
     def archive_stream(self, items: Sequence[IngestItem], *, batch_size: int = 50,
-                       max_workers: int = 8) -> list[IngestReceipt]:
-        """Many documents in batches, committing batch k while batch k+1 is being stored.
+                       max_workers: int = 8, in_flight: int = 3) -> list[IngestReceipt]:
+        """Many documents in pipelined batches.
 
-        Each batch is acknowledged only once committed, as in :meth:`archive_documents`.
+        While batch k is being stored by one pool of ``max_workers`` put workers
+        (kept busy across batches), batch k+1's intents are recorded and batch
+        k-1 is committed; at most ``in_flight`` batches are between intent and
+        commit. Each batch is acknowledged only once committed, as in
+        :meth:`archive_documents`.
         """
         out: list[IngestReceipt] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsba-commit") as committer:
-            previous: Any = None
+        commits: deque[Future[list[IngestReceipt]]] = deque()
+        with ThreadPoolExecutor(max_workers, thread_name_prefix="hsba-put") as puts, \
+                ThreadPoolExecutor(1, thread_name_prefix="hsba-commit") as committer:
             for start in range(0, len(items), batch_size):
+                if len(commits) >= in_flight:
+                    out.extend(commits.popleft().result())
                 chunk = items[start:start + batch_size]
-                prepared = self._prepare(chunk, max_workers)
-                if previous is not None:
-                    out.extend(previous.result())
-                previous = committer.submit(self._finish, chunk, *prepared)
-            if previous is not None:
-                out.extend(previous.result())
+                results = self._record_intents(chunk)
+                _crash_point("after_intent")
+                todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Intent)]
+                stored = [puts.submit(self._store, p, chunk[i].data) for i, p in todo]
+                commits.append(committer.submit(self._commit_when_stored, chunk, results,
+                                                todo, stored))
+            while commits:
+                out.extend(commits.popleft().result())
         return out
 
+    def _commit_when_stored(self, items: Sequence[IngestItem],
+                            results: list[Intent | IngestReceipt], todo: list[tuple[int, Intent]],
+                            stored: list[Future[str | None]]) -> list[IngestReceipt]:
+        vids = [f.result() for f in stored]
+        _crash_point("after_put")
+        return self._finish(items, results, todo,
+                            {p.id: vid for (_, p), vid in zip(todo, vids, strict=True)})
+
     def _prepare(self, items: Sequence[IngestItem], max_workers: int
-                 ) -> tuple[list[PendingIngest | IngestReceipt], list[tuple[int, PendingIngest]],
+                 ) -> tuple[list[Intent | IngestReceipt], list[tuple[int, Intent]],
                             dict[str, str | None]]:
         """Steps 1 and 2: intents committed, objects stored (their version ids by intent)."""
         results = self._record_intents(items)
         _crash_point("after_intent")
-        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, PendingIngest)]
+        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Intent)]
         if max_workers > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
                 vids = list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
@@ -360,15 +273,23 @@ class Archiver:
         _crash_point("after_put")
         return results, todo, {p.id: vid for (_, p), vid in zip(todo, vids, strict=True)}
 
-    def _finish(self, items: Sequence[IngestItem], results: list[PendingIngest | IngestReceipt],
-                todo: list[tuple[int, PendingIngest]], version_ids: dict[str, str | None]
+    def _finish(self, items: Sequence[IngestItem], results: list[Intent | IngestReceipt],
+                todo: list[tuple[int, Intent]], version_ids: dict[str, str | None]
                 ) -> list[IngestReceipt]:
-        """Step 3: index rows and audit events of the stored objects, one transaction."""
+        """Step 3: index rows and audit events of the stored objects, one transaction.
+
+        Removing the intents (DELETE ... RETURNING) tells which are still live; one
+        that reconcile completed meanwhile is answered from its version row.
+        """
         receipts: list[IngestReceipt | None] = [r if isinstance(r, IngestReceipt) else None
                                                 for r in results]
         with self.index.sessions() as s, s.begin():
-            live = {r.id: r for r in s.execute(select(PendingIngest).where(
-                PendingIngest.id.in_([p.id for _, p in todo]))).scalars()}
+            live: set[str] = set()
+            if todo:
+                live = set(s.execute(
+                    delete(PendingIngest).where(PendingIngest.id.in_([p.id for _, p in todo]))
+                    .returning(PendingIngest.id)
+                    .execution_options(synchronize_session=False)).scalars())
             gone = [(i, p) for i, p in todo if p.id not in live]
             if gone:  # completed meanwhile by reconcile
                 done = {v.object_key: v for v in s.execute(select(DocumentVersion).where(
@@ -377,10 +298,11 @@ class Archiver:
                     v = done[p.object_key]
                     receipts[i] = IngestReceipt(p.document_id, v.n, v.object_key, v.sha256,
                                                 v.size, True, v.version_id)
-            mine = [(i, live[p.id]) for i, p in todo if p.id in live]
-            committed = self._commit_many(s, [r for _, r in mine], version_ids)
-            for (i, _), receipt in zip(mine, committed, strict=True):
-                receipts[i] = receipt
+            mine = [(i, p) for i, p in todo if p.id in live]
+            registered = register_versions(s, self.audit, [p for _, p in mine], version_ids,
+                                           known_tenants=self._tenants, check_existing=False)
+            for (i, _), r in zip(mine, registered, strict=True):
+                receipts[i] = _receipt(r)
             _crash_point("before_commit")
         _crash_point("after_commit")
         out = [r for r in receipts if r is not None]
@@ -390,7 +312,7 @@ class Archiver:
         return out
 
 
-def _stored_version(store: ObjectStore, p: PendingIngest) -> str | None:
+def _stored_version(store: ObjectStore, p: Intent) -> str | None:
     """The version id of an intent's object stored by an earlier attempt, checked intact."""
     stored = store.stat(p.object_key)  # the key's original (locked) version
     check_content(p.object_key, store.get(p.object_key, stored.version_id), p.sha256)
@@ -428,7 +350,11 @@ def reconcile(archiver: Archiver, actor_id: str = "system:reconcile", *,
             if p is None:
                 continue
             if archiver.store.exists(p.object_key):
-                archiver._commit(s, p, _stored_version(archiver.store, p))
+                intent = Intent.of(p)
+                vid = _stored_version(archiver.store, intent)
+                s.delete(p)
+                register_versions(s, archiver.audit, [intent], {p.id: vid},
+                                  known_tenants=archiver._tenants)
                 completed.append(p.object_key)
             elif p.created_at <= cutoff:
                 s.delete(p)

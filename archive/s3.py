@@ -20,7 +20,6 @@ key that was written again.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import logging
 from collections.abc import Iterator
@@ -132,7 +131,8 @@ class S3ObjectLockStore:
             raise locked(key, "đối tượng đã tồn tại (ghi một lần) / object exists (write-once)")
         meta = {
             "sha256": digest,
-            "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
+            # verified by the server (BadDigest otherwise): no read-back GET needed
+            "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(digest)).decode(),
         }
         retention = (Retention(COMPLIANCE, _until(retain_until))
                      if retain_until is not None and self.per_object_retention is not False

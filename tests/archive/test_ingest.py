@@ -142,3 +142,25 @@ def test_pipelined_stream_acknowledges_every_document(archiver: Archiver) -> Non
     assert len({r.object_key for r in receipts}) == 24
     assert archiver.audit.verify().ok and archiver.audit.verify().entries == 24
     assert check_archive(archiver.index, archiver.store).ok
+    again = archiver.archive_stream(docs, batch_size=7, max_workers=2)
+    assert all(r.duplicate for r in again)
+    assert [r.object_key for r in again] == [r.object_key for r in receipts]
+
+
+def test_one_batch_with_two_versions_of_a_new_document(archiver: Archiver) -> None:
+    """Rows of a document created and versioned in the same batch merge into one row."""
+    receipts = archiver.archive_documents(
+        [_item("doc-twice", b"%PDF first", department="khoa-ngoai"),
+         _item("doc-other", b"%PDF other"),
+         _item("doc-twice", b"%PDF second, sealed", status="completed")], max_workers=2)
+    assert [(r.document_id, r.version) for r in receipts] == [
+        ("doc-twice", 1), ("doc-other", 1), ("doc-twice", 2)]
+    info = archiver.index.get("doc-twice")
+    assert (info.current_version, info.status, info.department) == (2, "completed", "khoa-ngoai")
+    assert info.row_version == 1
+    assert [a.action for a in archiver.audit.entries()] == ["create", "create", "archive"]
+    page = archiver.index.search("70001", signer="prac-an")
+    assert sorted(d.id for d in page.items) == ["doc-other", "doc-twice"]
+    # a later version of an existing document goes through the ORM (row_version raised)
+    archiver.archive_document(_item("doc-twice", b"%PDF third"))
+    assert archiver.index.get("doc-twice").row_version == 2
