@@ -72,6 +72,15 @@ class DbPendingStore:
             if done.rowcount == 0:
                 conn.execute(t.insert().values(transaction_id=tx.transaction_id, **values))
 
+    def settle(self, tx: PendingTransaction) -> bool:
+        """Compare-and-set on the status: only a still-pending row is replaced."""
+        t = remote_pending_transactions
+        with self._engine.begin() as conn:
+            done = conn.execute(update(t).where(
+                t.c.transaction_id == tx.transaction_id, t.c.status == "pending",
+            ).values(tran_code=tx.tran_code, status=tx.status, payload=json.dumps(asdict(tx))))
+        return done.rowcount == 1
+
     def load(self, transaction_id: str) -> PendingTransaction | None:
         t = remote_pending_transactions
         with self._engine.connect() as conn:

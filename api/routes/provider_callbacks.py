@@ -101,7 +101,12 @@ async def smartca_callback(request: Request) -> JSONResponse:
     except HsbaError as e:
         return problem(status_for(e), e.code, e.message_vi, e.message_en,
                        instance=router.prefix)
-    if outcome.status != "pending" and hook.on_outcome is not None:
+    if outcome.status != "pending" and not outcome.settled_now:
+        return _refuse(409, "remote.already_settled",  # the polling job settled it first
+                       f"Giao dịch đã kết thúc ({outcome.status}); thông báo bị bỏ qua.",
+                       f"The transaction is already settled ({outcome.status}); "
+                       "the notification changes nothing.")
+    if outcome.settled_now and hook.on_outcome is not None:
         hook.on_outcome(outcome)
     log.info("provider callback", extra={"transaction_id": transaction_id,
                                          "status": outcome.status})

@@ -184,39 +184,46 @@ class AppConfirmedSigning:
         return await self.apply(str(body.get("transaction_id", "")), parse_result(payload))
 
     async def apply(self, transaction_id: str, result: ProviderResult) -> Outcome:
+        """Act on the provider's answer. A final state is written with
+        :meth:`PendingStore.settle`: if another process settled the transaction first,
+        its outcome is returned (``settled_now`` False) and nothing is written."""
         tx = self._load(transaction_id)
         if tx.status != "pending":
             return self._outcome(tx)
         status: Status = result.status
         if status == "pending" and datetime.fromisoformat(tx.expires_at) < datetime.now(UTC):
             status = "expired"
-        if status in ("rejected", "expired"):
-            tx = replace(tx, status=status)
-            self.store.save(tx)
-            return self._outcome(tx)
         if status == "pending":
             return self._outcome(tx)
+        if status in ("rejected", "expired"):
+            return self._settle(replace(tx, status=status))
         missing = [d.doc_id for d in tx.documents if d.doc_id not in result.signatures]
         if missing:
             raise provider_error("status", f"no signature for {len(missing)} document(s)")
         cert = x509.Certificate.load(base64.b64decode(tx.cert_b64))
         chain = [x509.Certificate.load(base64.b64decode(c)) for c in tx.chain_b64]
+        attrs = {d.doc_id: cms.CMSAttributes.load(base64.b64decode(d.signed_attrs_b64))
+                 for d in tx.documents}
+        for doc in tx.documents:  # every value checked before any document is finished
+            self._check(cert, attrs[doc.doc_id], tx.sign_algo, result.signatures[doc.doc_id])
         signed: dict[str, bytes] = {}
         for doc in tx.documents:
             ext = self._external(cert, chain, tx.sign_algo, result.signatures[doc.doc_id])
-            attrs = cms.CMSAttributes.load(base64.b64decode(doc.signed_attrs_b64))
             sig_cms = await ext.async_sign_prescribed_attributes(
-                "sha256", signed_attrs=attrs, timestamper=self.timestamper)
-            self._check(cert, attrs, tx.sign_algo, result.signatures[doc.doc_id])
+                "sha256", signed_attrs=attrs[doc.doc_id], timestamper=self.timestamper)
             output = BytesIO(base64.b64decode(doc.prepared_pdf_b64))
             digest = PreparedByteRangeDigest(bytes.fromhex(doc.document_digest_hex),
                                              doc.region_start, doc.region_end)
             await PdfTBSDocument.async_finish_signing(output, digest, sig_cms)
             signed[doc.doc_id] = output.getvalue()
-        tx = replace(tx, status="completed",
-                     signed_b64={k: base64.b64encode(v).decode() for k, v in signed.items()})
-        self.store.save(tx)
-        return self._outcome(tx)
+        return self._settle(replace(
+            tx, status="completed",
+            signed_b64={k: base64.b64encode(v).decode() for k, v in signed.items()}))
+
+    def _settle(self, tx: PendingTransaction) -> Outcome:
+        if self.store.settle(tx):
+            return replace(self._outcome(tx), settled_now=True)
+        return self._outcome(self._load(tx.transaction_id))
 
     @staticmethod
     def _check(cert: x509.Certificate, attrs: cms.CMSAttributes, sign_algo: str,

@@ -82,12 +82,19 @@ class Outcome:
     message_vi: str
     message_en: str
     sign_algo: str = ""
+    settled_now: bool = False
+    """True only for the call that moved the transaction out of ``pending`` (a webhook
+    and the polling job racing: exactly one of them sees True)."""
 
 
 class PendingStore(Protocol):
     def save(self, tx: PendingTransaction) -> None: ...
     def load(self, transaction_id: str) -> PendingTransaction | None: ...
     def pending(self) -> list[PendingTransaction]: ...
+    def settle(self, tx: PendingTransaction) -> bool:
+        """Save ``tx`` (a final state) only if the stored one is still ``pending``;
+        False, nothing written, if another process settled it first."""
+        ...
 
 
 def transaction_from_dict(raw: dict[str, Any]) -> PendingTransaction:
@@ -124,6 +131,17 @@ class FilePendingStore:
         if not path.is_file():
             return None
         return transaction_from_dict(json.loads(path.read_text("utf-8")))
+
+    def settle(self, tx: PendingTransaction) -> bool:
+        import fcntl
+
+        with open(self.dir / ".settle.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # across processes sharing the directory
+            current = self.load(tx.transaction_id)
+            if current is None or current.status != "pending":
+                return False
+            self.save(tx)
+            return True
 
     def pending(self) -> list[PendingTransaction]:
         out = []

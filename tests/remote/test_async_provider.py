@@ -266,3 +266,20 @@ def test_poll_pending_settles_every_transaction(provider: tuple[ProviderDouble, 
                      txs[2].transaction_id: "pending"}
     assert [t.transaction_id for t in FilePendingStore(tmp_path / "pending").pending()] == [
         txs[2].transaction_id]
+
+
+def test_webhook_and_polling_racing_settle_once(provider: tuple[ProviderDouble, str],
+                                                pdf: bytes, tmp_path: Path) -> None:
+    double, url = provider
+    signing = _signing(url, tmp_path / "pending")
+    tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", pdf, "BacSi")]))
+    double.confirm(tx.tran_code)
+
+    async def race() -> list[Any]:
+        return list(await asyncio.gather(signing.complete(tx.transaction_id),
+                                         signing.on_callback(double.notification(tx.tran_code))))
+    first, second = asyncio.run(race())
+    assert sorted([first.settled_now, second.settled_now]) == [False, True]
+    assert first.status == second.status == "completed"
+    assert first.signed == second.signed  # the loser reports the winner's stored result
+    assert_signed(double, first.signed["d"], tmp_path / "d.pdf")

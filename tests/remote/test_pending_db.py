@@ -69,3 +69,19 @@ def test_postgresql_uses_the_database_store(test_services: Any, tmp_path: Path) 
         assert isinstance(pending_store_for(pg, tmp_path), DbPendingStore)
     finally:
         pg.dispose()
+
+
+@pytest.mark.parametrize("kind", ["file", "database"])
+def test_settle_happens_once(kind: str, engine: Engine, tmp_path: Path) -> None:
+    """A webhook and the polling job racing: the first ``settle`` wins, the second writes
+    nothing (the file store locks across processes, the database compares the status)."""
+    store = FilePendingStore(tmp_path / "files") if kind == "file" else DbPendingStore(engine)
+    tx = _tx()
+    store.save(tx)
+    rejected = replace(tx, status="rejected")
+    completed = replace(tx, status="completed", signed_b64={"d1": "JVBERi0x"})
+    assert store.settle(rejected) is True
+    assert store.settle(completed) is False
+    assert store.load(tx.transaction_id) == rejected
+    unknown = replace(_tx(), status="completed")
+    assert store.settle(unknown) is False and store.load(unknown.transaction_id) is None
