@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from core.errors import ArchiveError, InvalidInput, NotFound
 from emr import models as m
 from emr.identifiers import validate_bhyt, validate_cccd
-from insurance.from_emr import GROUP
+from insurance.fields import GROUP_BY_CATEGORY
 from insurance.schema import field_error, xsd_errors
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -167,7 +167,7 @@ def _encounter(s: Session, enc: m.Encounter, fetch_pdf: FetchPdf | None,
                    "HAM_LUONG": r.strength, "SO_LUONG": _n(r.quantity), "DON_VI_TINH": r.unit,
                    "DUONG_DUNG": r.route, "LIEU_DUNG": r.dosage_text, "NGAY_YL": _t(r.authored_at)}
                   for r in _rows(s, m.MedicationRequest, enc.id)],
-        "CHI_PHI": [{"MA_NHOM": GROUP.get(c.category, c.category), "MA": c.code, "TEN": c.display, "DON_VI_TINH": c.unit,
+        "CHI_PHI": [{"MA_NHOM": GROUP_BY_CATEGORY.get(c.category, c.category), "MA": c.code, "TEN": c.display, "DON_VI_TINH": c.unit,
                      "SO_LUONG": _n(c.quantity), "DON_GIA": _n(c.unit_price),
                      "BHYT_TT": _n(c.insurance_paid), "BN_TT": _n(c.patient_paid)}
                     for c in _rows(s, m.ChargeItem, enc.id)],

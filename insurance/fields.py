@@ -49,6 +49,9 @@ DISCHARGE_TYPE = _upto(5)
 viện, 5 chuyển tuyến theo yêu cầu người bệnh."""
 COST_GROUP = _upto(18)
 """MA_NHOM: the 18 cost groups (1 xét nghiệm, 2 CĐHA, ..., 4 thuốc trong danh mục, ...)."""
+GROUP_BY_CATEGORY = {"lab": 1, "imaging": 2, "drug": 4, "service": 8, "supply": 10, "exam": 13,
+                     "bed": 15}
+"""MA_NHOM of an EMR ``ChargeItem.category``."""
 SCOPE = _upto(3)
 """PHAM_VI: 1 trong phạm vi hưởng BHYT, 2 ngoài phạm vi, 3 ngoài phạm vi (khác)."""
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from insurance.fields import GROUP_BY_CATEGORY
 from insurance.model import (
     ClaimEncounter,
     ClaimPatient,
@@ -34,8 +35,7 @@ VISIT_TYPE = {"AMB": "01", "IMP": "03", "EMER": "03"}
 DISCHARGE_TYPE = {"home": 1, "transfer": 2, "against-advice": 4}
 # MUC_HUONG by the benefit-level digit of the card (3rd character).
 BENEFIT_LEVEL = {"1": 100, "2": 100, "3": 95, "4": 80, "5": 100}
-# MA_NHOM (group of the cost line) by ChargeItem.category.
-GROUP = {"exam": 13, "bed": 15, "service": 8, "lab": 1, "imaging": 2, "supply": 10, "drug": 4}
+GROUP = GROUP_BY_CATEGORY  # MA_NHOM (group of the cost line) by ChargeItem.category
 
 
 def load_admin_codes(data_dir: Path) -> dict[str, str]:
