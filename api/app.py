@@ -3,11 +3,18 @@
 ``create_app(settings)`` builds nothing heavy itself: the lifespan opens the
 workflow :class:`~workflow.services.Services` (database, store, keystore,
 PKI, policies) and the token-signing key ring, and closes them on shutdown.
+
+Start-up loads the policies eagerly: a broken policy file stops the service
+with a message naming the file, the line and the problem (in Vietnamese and
+English) instead of failing the first request. The verification sandbox's
+worker process is started in the background, so the first upload does not pay
+for it and start-up does not wait for it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +27,7 @@ from api.auth.tokens import TokenService
 from api.idempotency import IdempotencyMiddleware
 from api.metrics import ApiMetrics
 from api.middleware import ApiLimits, ApiMiddleware
+from core.errors import HsbaError
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("hsba.api")
@@ -50,6 +58,8 @@ def create_app(
         owned = services is None
         app.state.services = services if services is not None else Services.from_settings(settings)
         app.state.services.metrics = metrics
+        load_policies_or_stop(app.state.services)
+        warm_up_verification()
         ring = TokenKeyRing(settings.data_dir / "api-keys")
         app.state.tokens = TokenService(ring, issuer=settings.jwt_issuer,
                                         audience=settings.jwt_audience)
@@ -61,6 +71,7 @@ def create_app(
         finally:
             if owned:
                 app.state.services.close()
+            _stop_verification_workers()
 
     app = FastAPI(
         title="hsba",
@@ -93,6 +104,53 @@ def create_app(
                        tokens_getter=lambda: app.state.tokens)
     app.add_middleware(ApiMiddleware, limits=limits, metrics=metrics)
     return app
+
+
+def policy_diagnostics(error: HsbaError) -> str:
+    """Both languages, then one line a problem naming its file and line."""
+    lines = [error.message_vi, error.message_en]
+    for item in error.details if isinstance(error.details, list) else ():
+        if isinstance(item, dict):
+            where = ":".join(str(item[k]) for k in ("file", "line") if item.get(k) is not None)
+            path = f" {item['path']}" if item.get("path") else ""
+            lines.append(f"  - {where}{path}: {item.get('message_vi', '')} / "
+                         f"{item.get('message_en', '')}")
+        else:
+            lines.append(f"  - {item}")
+    return "\n".join(lines)
+
+
+def load_policies_or_stop(services: Any) -> None:
+    """Load the policies in force now; a broken file stops start-up (logged in vi and en)."""
+    try:
+        policies = services.policies
+    except HsbaError as e:
+        log.error("policies refused, the service does not start:\n%s", policy_diagnostics(e),
+                  extra={"code": e.code})
+        raise
+    log.info("policies loaded", extra={"policy_version": policies.version})
+
+
+def warm_up_verification() -> None:
+    """Start the verification sandbox's worker on a daemon thread (never blocks start-up)."""
+
+    def run() -> None:
+        try:
+            from signer.verify.sandbox import warm_up
+
+            warm_up()
+        except Exception:  # the first verification starts a worker instead
+            log.warning("verification sandbox warm-up failed", exc_info=True)
+
+    threading.Thread(target=run, name="hsba-verify-warm-up", daemon=True).start()
+
+
+def _stop_verification_workers() -> None:
+    try:
+        from signer.verify.sandbox import shutdown
+    except ImportError:
+        return
+    shutdown()
 
 
 def _optional_router(name: str) -> Any:

@@ -167,9 +167,9 @@ class AccountStore:
             raise _bad_login()
         if not check_secret(secret, row.secret_hash):
             raise _bad_login()
-        if row.totp_secret:
-            if not totp or not pyotp.TOTP(row.totp_secret).verify(totp, valid_window=1):
-                raise _bad_login()
+        if row.totp_secret and (
+                not totp or not pyotp.TOTP(row.totp_secret).verify(totp, valid_window=1)):
+            raise _bad_login()
         return _to_account(row)
 
     def check_signing_factor(self, account_id: str, *, pin: str | None, totp: str | None) -> bool:

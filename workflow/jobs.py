@@ -3,7 +3,8 @@ checkpoints (time-stamped, WORM), and the archive integrity sweep.
 
 Each job is a plain function of :class:`~workflow.services.Services` returning a
 JSON-able summary, so the same code runs from the in-process scheduler
-(embedded default), from ``hsba worker`` and from a PostgreSQL-backed queue.
+(embedded default), from ``hsba worker --once`` and, on PostgreSQL, from the
+durable queue (``workflow.scheduler.DurableQueue``) that ``hsba worker`` runs.
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ def audit_checkpoint(services: Any) -> dict[str, Any]:
             "timestamped": cp.timestamp_token is not None}
 
 
-def integrity_sweep(services: Any, *, rehash: bool = True) -> dict[str, Any]:
-    """Re-hash stored objects against the index; record the result in the audit chain."""
+def integrity_sweep(services: Any, *, rehash: bool = True,
+                    requested_by: str = "schedule") -> dict[str, Any]:
+    """Re-hash stored objects against the index; record the result in the audit chain
+    (``requested_by``: the schedule, or who asked for this sweep)."""
     from archive.audit import AuditRecord
     from archive.integrity import check_archive
 
@@ -89,7 +92,8 @@ def integrity_sweep(services: Any, *, rehash: bool = True) -> dict[str, Any]:
     services.audit.append(AuditRecord(
         actor_id="system:integrity", action="verify", object_id="archive",
         details={"checked": report.checked, "missing": len(report.missing),
-                 "mismatched": len(report.mismatched), "extra": len(report.extra)}))
+                 "mismatched": len(report.mismatched), "extra": len(report.extra),
+                 "requested_by": requested_by}))
     if not report.ok:
         log.error("integrity sweep found problems missing=%d mismatched=%d extra=%d",
                   len(report.missing), len(report.mismatched), len(report.extra))
@@ -130,9 +134,10 @@ def register_periodic_jobs(services: Any, settings: JobSettings | None = None) -
         "sweep", settings.sweep_every_s, lambda: integrity_sweep(services)))
 
 
-def exclusive(services: Any, name: str, fn: Any) -> Any:
+def exclusive(services: Any, name: str, fn: Any, *, wait: bool = False) -> Any:
     """Run ``fn`` only if no other worker runs job ``name`` now (PostgreSQL advisory lock;
-    the embedded SQLite default has one process, so it just runs)."""
+    the embedded SQLite default has one process, so it just runs). ``wait``: wait for the
+    other run to finish instead of skipping (a job somebody asked for must run)."""
     import zlib
 
     from sqlalchemy import text
@@ -141,9 +146,13 @@ def exclusive(services: Any, name: str, fn: Any) -> Any:
         return fn()
     key = zlib.crc32(f"hsba-job:{name}".encode())
     with services.engine.connect() as conn:
-        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             return {"job": name, "skipped": "running in another worker"}
+        conn.commit()  # no transaction stays open while the job runs
         try:
             return fn()
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()

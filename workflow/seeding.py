@@ -43,19 +43,19 @@ class DemoLogin:
 def _staff(tenant: str) -> list[dict[str, Any]]:
     t = tenant
     return [
-        dict(username="bs.an", role="clinician", department="K01", practitioner_id=f"{t}-P001",
-             display_name="BS. Nguyễn Văn An", title="Bác sĩ chuyên khoa I", key=True),
-        dict(username="bs.binh", role="head_of_department", department="K01",
-             practitioner_id=f"{t}-P002", display_name="BS.CKII Trần Thị Bình",
-             title="Trưởng khoa", key=True),
-        dict(username="dd.cuc", role="nurse", department="K01", practitioner_id=f"{t}-P003",
-             display_name="ĐD. Lê Thị Cúc", title="Điều dưỡng", key=True),
-        dict(username="tn.dung", role="cashier", department=None, practitioner_id=None,
-             display_name="Phạm Văn Dũng (thu ngân)"),
-        dict(username="kt.em", role="auditor", department=None, practitioner_id=None,
-             display_name="Hoàng Thị Em (phòng Quản lý chất lượng)"),
-        dict(username="admin", role="admin", department=None, practitioner_id=None,
-             display_name="Quản trị hệ thống"),
+        {"username": "bs.an", "role": "clinician", "department": "K01", "practitioner_id": f"{t}-P001",
+             "display_name": "BS. Nguyễn Văn An", "title": "Bác sĩ chuyên khoa I", "key": True},
+        {"username": "bs.binh", "role": "head_of_department", "department": "K01",
+             "practitioner_id": f"{t}-P002", "display_name": "BS.CKII Trần Thị Bình",
+             "title": "Trưởng khoa", "key": True},
+        {"username": "dd.cuc", "role": "nurse", "department": "K01", "practitioner_id": f"{t}-P003",
+             "display_name": "ĐD. Lê Thị Cúc", "title": "Điều dưỡng", "key": True},
+        {"username": "tn.dung", "role": "cashier", "department": None, "practitioner_id": None,
+             "display_name": "Phạm Văn Dũng (thu ngân)"},
+        {"username": "kt.em", "role": "auditor", "department": None, "practitioner_id": None,
+             "display_name": "Hoàng Thị Em (phòng Quản lý chất lượng)"},
+        {"username": "admin", "role": "admin", "department": None, "practitioner_id": None,
+             "display_name": "Quản trị hệ thống"},
     ]
 
 

@@ -205,12 +205,24 @@ class Services:
 
         return Scheduler()
 
+    @cached_property
+    def queue(self) -> Any:
+        """The durable job queue (procrastinate) on PostgreSQL; None on the embedded
+        default, whose jobs run on the in-process :attr:`scheduler`."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from workflow.scheduler import DurableQueue
+
+        return DurableQueue(self.engine)
+
     def start_background(self) -> None:
-        """Start the in-process jobs (webhook delivery)."""
-        try:
-            from workflow.webhooks import register_jobs
-        except ImportError:
+        """Start the in-process jobs (webhook delivery) on the embedded default. On
+        PostgreSQL the jobs go to the durable queue, run by ``hsba worker``."""
+        if self.queue is not None:
+            log.info("background jobs run in hsba worker (PostgreSQL queue)")
             return
+        from workflow.webhooks import register_jobs
+
         register_jobs(self)
         self.scheduler.start()
 
@@ -218,6 +230,9 @@ class Services:
         sched = self.__dict__.get("scheduler")
         if sched is not None:
             sched.stop()
+        queue = self.__dict__.get("queue")
+        if queue is not None:
+            queue.close()
         self.executor.shutdown(wait=True, cancel_futures=False)
         ks = self.__dict__.get("keystore")
         if ks is not None and hasattr(ks, "close"):

@@ -2,8 +2,10 @@
 document.completed, document.archived.
 
 Each event becomes one delivery row per matching subscription (the delivery
-log); the in-process scheduler posts due deliveries and retries failures with
-exponential backoff until ``max_attempts``; a delivery can be redelivered.
+log); due deliveries are posted and failures retried with exponential backoff
+until ``max_attempts`` by the in-process scheduler (embedded default) or, on
+PostgreSQL, by durable queue jobs that ``hsba worker`` runs; a delivery can be
+redelivered.
 Payloads are signed per subscription: HMAC-SHA256 with the subscription's
 secret (``X-Hsba-Signature: sha256=…``), or a detached JWS made with the
 hospital's seal key in the keystore (``X-Hsba-JWS``, RS256/ES256, ``kid`` =
@@ -130,9 +132,7 @@ class WebhookHub:
                     id=delivery_id, subscription_id=s.id, tenant=tenant, event=event,
                     payload=payload, status="pending", attempts=0, next_attempt_at=now,
                     created_at=now))
-        sched = self._s.__dict__.get("scheduler")
-        if sched is not None:
-            sched.wake()
+        self._wake()
         return len(subs)
 
     def deliveries(self, tenant: str, subscription_id: str | None = None,
@@ -155,10 +155,26 @@ class WebhookHub:
                 raise NotFound("webhook.delivery_not_found", "Không tìm thấy.", "Not found.")
             row = conn.execute(select(webhook_deliveries).where(
                 webhook_deliveries.c.id == delivery_id)).first()
+        self._wake()
+        return _delivery(row)
+
+    def _wake(self) -> None:
+        """Deliver soon: a durable job on PostgreSQL (any worker), else the in-process
+        scheduler's next turn."""
+        queue = self._s.queue
+        if queue is not None:
+            queue.defer("deliver_webhooks", queueing_lock="webhooks-now")
+            return
         sched = self._s.__dict__.get("scheduler")
         if sched is not None:
             sched.wake()
-        return _delivery(row)
+
+    def next_attempt_at(self) -> datetime | None:
+        """When the earliest pending delivery is due (a retry waiting for its backoff)."""
+        with self._s.engine.connect() as conn:
+            value = conn.execute(select(func.min(webhook_deliveries.c.next_attempt_at)).where(
+                webhook_deliveries.c.status == "pending")).scalar()
+        return _utc(value)
 
     def pending_count(self) -> int:
         with self._s.engine.connect() as conn:
@@ -186,6 +202,8 @@ class WebhookHub:
             delivered = 0
             with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
                 for r in due:
+                    if not self._claim(r.id, now):
+                        continue  # another worker took it
                     body = json.dumps(r.payload, ensure_ascii=False, sort_keys=True).encode()
                     headers = {"Content-Type": "application/json", "X-Hsba-Event": r.event,
                                "X-Hsba-Delivery": r.id, **self._signature(r, body)}
@@ -207,6 +225,18 @@ class WebhookHub:
             return delivered
         finally:
             self._lock.release()
+
+    def _claim(self, delivery_id: str, now: datetime) -> bool:
+        """Take one due delivery for this attempt (compare-and-set on its due time, so two
+        workers never post it twice); a worker that dies mid-post leaves it due again
+        after the lease."""
+        lease = timedelta(seconds=2 * self.timeout_s + 30)
+        with self._s.engine.begin() as conn:
+            res = conn.execute(update(webhook_deliveries).where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.status == "pending",
+                webhook_deliveries.c.next_attempt_at <= now).values(next_attempt_at=now + lease))
+        return res.rowcount == 1
 
     def _record(self, r: Any, ok: bool, status: int | None, error: str | None) -> None:
         attempts = r.attempts + 1

@@ -1,7 +1,8 @@
 """``hsba serve [--host H] [--port P]``: the API and web pages (uvicorn).
 
 On first run (empty database, not production) seeds the demo hospital and
-prints the URL and the demo logins (development only).
+prints the URL and the demo logins (development only). A broken policy file
+stops it before it listens, naming the file, the line and the problem (exit 2).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.errors import HsbaError
 from core.settings import get_settings
 
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, policy_diagnostics
     from api.middleware import configure_json_logging
     from workflow.seeding import seed_demo
     from workflow.services import Services
@@ -34,6 +36,11 @@ def _serve(args: argparse.Namespace) -> int:
     configure_json_logging()
     services = Services.from_settings(settings)
     try:
+        try:
+            services.policies  # noqa: B018 - loaded eagerly: a broken file stops start-up
+        except HsbaError as e:
+            print(policy_diagnostics(e), file=sys.stderr)
+            return 2
         if settings.env != "production" and not args.no_seed:
             logins = seed_demo(services)
             _print_banner(f"http://{host}:{port}", logins, args.lang)

@@ -1,9 +1,12 @@
 """``hsba worker``: the background jobs (webhook delivery, re-time-stamping before the
 last time-stamp expires, time-stamped audit checkpoints, integrity sweeps).
 
-Several workers may run against one PostgreSQL: each periodic job takes an advisory
-lock, so only one worker runs it at a time. ``--once`` runs every job once and
-prints a JSON summary (cron-friendly).
+On PostgreSQL it runs the durable queue (procrastinate, ``workflow.scheduler.
+DurableQueue``): jobs deferred by any API instance or scheduled periodically, each run
+by exactly one of the running workers; jobs wait in the database while no worker runs.
+On the embedded default (SQLite) it runs the in-process scheduler. ``--once`` runs
+every job once and prints a JSON summary (cron-friendly); ``--defer JOB`` queues one
+job for the workers (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -11,13 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from workflow.scheduler import JOBS
+
     p = sub.add_parser("worker", help="tác vụ nền / background jobs")
     p.add_argument("--once", action="store_true", help="run every job once, print a summary")
+    p.add_argument("--defer", choices=JOBS, help="queue one job for the workers (PostgreSQL)")
     p.add_argument("--renewal-margin-days", type=int, default=180)
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="jobs run at once by this worker (PostgreSQL queue)")
+    p.add_argument("--name", default=None, help="worker name in the queue's records")
     p.set_defaults(func=_worker)
 
 
@@ -33,14 +43,30 @@ def _worker(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
             failed = any(r.get("failed") or r.get("ok") is False for r in out)
             return 1 if failed else 0
+        queue = services.queue
+        if args.defer:
+            return _defer(queue, args.defer, args.lang)
+        if queue is not None:
+            print("hsba worker: PostgreSQL queue, running (SIGTERM to stop)", flush=True)
+            queue.run_worker(services, concurrency=args.concurrency, name=args.name)
+            return 0
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         register_periodic_jobs(services, settings)
         services.start_background()  # webhook delivery + the jobs above, one thread
-        services.scheduler.start()
-        print("hsba worker: running (SIGTERM to stop)", flush=True)
+        print("hsba worker: in-process scheduler, running (SIGTERM to stop)", flush=True)
         stop.wait()
         return 0
     finally:
         services.close()
+
+
+def _defer(queue: object, job: str, lang: str) -> int:
+    if queue is None:
+        print("Hàng đợi bền chỉ có trên PostgreSQL (HSBA_DATABASE_URL)." if lang == "vi"
+              else "The durable queue needs PostgreSQL (HSBA_DATABASE_URL).", file=sys.stderr)
+        return 2
+    job_id = queue.defer(job)  # type: ignore[attr-defined]
+    print(json.dumps({"job": job, "job_id": job_id}))
+    return 0

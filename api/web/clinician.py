@@ -21,7 +21,6 @@ from api.web.common import (
     page_count,
     services_of,
 )
-from api.web.inbox import InboxFilters, awaiting_my_signature, my_next_step, signed_by_me
 from api.web.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -34,6 +33,7 @@ from api.web.session import (
     set_session,
 )
 from core.errors import HsbaError, InvalidInput, NotFound
+from workflow.views import InboxFilters, awaiting_my_signature, my_next_step, signed_by_me
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 HOME_BY_ROLE = {"auditor": "/web/audit/verify", "admin": "/web/admin", "kiosk": "/web/kiosk"}

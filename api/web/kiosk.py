@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.deps import DocId
 from api.web.common import blocking, form_title, issue_session, page, page_count, services_of
 from api.web.devices import DevFingerprintReader, DevOtpSender, FingerprintReader
-from api.web.inbox import awaiting_patient
 from api.web.session import (
     LOGIN_CSRF_COOKIE,
     check_csrf,
@@ -33,6 +32,7 @@ from api.web.session import (
 )
 from core.errors import Forbidden, HsbaError, InvalidInput
 from workflow.signing import PatientEvidence
+from workflow.views import awaiting_patient
 
 router = APIRouter(prefix="/web/kiosk", include_in_schema=False)
 PATIENT_COOKIE = "hsba_kiosk_patient"

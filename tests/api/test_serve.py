@@ -77,15 +77,16 @@ def test_serve_seeds_and_prints_logins(tmp_path: Path) -> None:
             time.sleep(0.3)
         username, secret, totp_secret = m.group(1), m.group(2), m.group(3)
         r = httpx.post(f"{base}/api/v1/auth/login", json={
-            "username": username, "password": secret, "totp": pyotp.TOTP(totp_secret).now()})
+            "username": username, "password": secret, "totp": pyotp.TOTP(totp_secret).now()},
+            timeout=60)  # a loaded 2-core machine: start-up work (verification warm-up) runs too
         assert r.status_code == 200, r.text
         assert r.headers["x-request-id"]
         ready = httpx.get(f"{base}/readyz", timeout=60)
         assert ready.status_code == 200, ready.text
         assert all(c["ok"] for c in ready.json()["checks"].values())
-        metrics = httpx.get(f"{base}/metrics").text
+        metrics = httpx.get(f"{base}/metrics", timeout=60).text
         assert "hsba_http_requests_total" in metrics and "hsba_signatures_total" in metrics
-        assert httpx.get(f"{base}/api/v1/openapi.json").json()["openapi"].startswith("3.1")
+        assert httpx.get(f"{base}/api/v1/openapi.json", timeout=60).json()["openapi"].startswith("3.1")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
