@@ -27,14 +27,12 @@ request and response fields. Persistence (:mod:`hsm.remote.pending`):
 ``api.remote.pending_db.DbPendingStore`` (the index database, on PostgreSQL); both
 implement :class:`PendingStore` (``hsm/`` does not use SQLAlchemy).
 
-The background job: :func:`poll_provider` (sync, for a scheduler thread) polls every
-transaction pending longer than N seconds; webhook notifications arrive through
-``api.routes.provider_callbacks``.
+The background job is in :mod:`hsm.remote.polling` (``poll_provider``,
+``PollingJob``); webhook notifications arrive through ``api.routes.provider_callbacks``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import uuid
@@ -68,7 +66,7 @@ from hsm.remote.smartca import SmartCaClient, parse_result, provider_error
 
 __all__ = [
     "AppConfirmedSigning", "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument",
-    "PendingStore", "PendingTransaction", "ProviderResult", "SmartCaClient", "poll_provider",
+    "PendingStore", "PendingTransaction", "ProviderResult", "SmartCaClient",
 ]
 
 BYTES_RESERVED = 32768
@@ -250,10 +248,3 @@ class AppConfirmedSigning:
         vi, en = _MESSAGES.get(tx.status, _MESSAGES["pending"])
         signed = {k: base64.b64decode(v) for k, v in tx.signed_b64.items()}
         return Outcome(tx.transaction_id, tx.status, signed, vi, en, tx.sign_algo)
-
-
-def poll_provider(signing: AppConfirmedSigning, *, older_than_s: float = 30) -> list[Outcome]:
-    """The polling job (synchronous, for a scheduler thread or a queue worker): asks the
-    provider about every transaction pending for more than ``older_than_s`` seconds
-    (younger ones are left to the webhook) and settles them."""
-    return asyncio.run(signing.poll_pending(timedelta(seconds=older_than_s)))

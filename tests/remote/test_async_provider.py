@@ -254,7 +254,7 @@ def test_poll_pending_settles_every_transaction(provider: tuple[ProviderDouble, 
     double.confirm(txs[0].tran_code)
     double.reject(txs[1].tran_code)
     # the job leaves transactions younger than its threshold to the webhook
-    from hsm.remote.async_provider import poll_provider
+    from hsm.remote.polling import poll_provider
 
     fresh = _signing(url, tmp_path / "pending")
     assert poll_provider(fresh, older_than_s=3600) == []

@@ -150,3 +150,43 @@ def test_without_configuration_the_route_refuses() -> None:
                        content=b"{}", headers={"X-Signature": "sha256=00"})
     assert r.status_code == 404
     assert r.json()["code"] == "remote.callbacks_not_configured"
+
+
+def test_installed_on_the_embedded_default_polls_when_no_webhook_comes(
+        provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path) -> None:
+    """``api.remote.wiring`` on a real embedded hsba (SQLite): the file store under the
+    data directory, the webhook configured on the app, the polling job on the in-process
+    scheduler; a confirmation whose notification never arrives is settled by the job,
+    which then waits ``every_s`` before its next pass."""
+    from api.remote.wiring import install_app_confirmed_signing
+    from core.settings import Settings
+    from workflow.services import Services
+
+    double, url = provider
+    services = Services.from_settings(Settings(
+        env="test", data_dir=tmp_path, hospital_code="70001", database_url="", store="fs",
+        keystore="software", pki="dev", tsa_urls=[]))
+    try:
+        app = FastAPI()
+        signing, job = install_app_confirmed_signing(
+            app, services, SmartCaClient(url, SP_ID, SP_PASSWORD), webhook_secret=SECRET,
+            poll_older_than_s=0, poll_every_s=3600)
+        assert isinstance(signing.store, FilePendingStore)
+        assert signing.store.dir == tmp_path / "remote-pending"
+        assert app.state.provider_webhook.signing is signing
+        assert ("remote_signing_poll", job) in services.scheduler._jobs
+        tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", one_pdf, "BacSi")]))
+        double.confirm(tx.tran_code)
+        outcomes = job()
+        assert [(o.transaction_id, o.status, o.settled_now) for o in outcomes] == [
+            (tx.transaction_id, "completed", True)]
+        assert job() == []  # within every_s: no second pass
+        # completed at PAdES B-T with the service's (development) TSA
+        from io import BytesIO
+
+        from pyhanko.pdf_utils.reader import PdfFileReader
+        sig = PdfFileReader(BytesIO(outcomes[0].signed["d"])).embedded_signatures[0]
+        assert "signature_time_stamp_token" in [
+            a["type"].native for a in sig.signer_info["unsigned_attrs"]]
+    finally:
+        services.close()
