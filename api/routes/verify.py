@@ -1,9 +1,13 @@
-"""Verify any PDF: upload it, get the verification report (JSON or a printable PDF)."""
+"""Verify any PDF: upload it, get the verification report (JSON or a printable PDF).
+
+The printable report is a PDF/A-3b document sealed with the hospital's
+organisation seal (PAdES B-LTA), so an auditor's downloaded copy is itself a
+signed record of what hsba found.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import html
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -41,8 +45,10 @@ async def verify(
     services.trail.record("verify", actor=principal,
                           details={"sha256": digest, "verdict": str(report.verdict)})
     if format == "pdf":
-        pdf = await in_pool(services, _report_pdf, report, lang, file.filename or "document.pdf")
-        return Response(pdf, media_type="application/pdf")
+        pdf = await in_pool(services, sealed_report_pdf, services, report, lang,
+                            file.filename or "document.pdf", principal.tenant)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": 'attachment; filename="verification-report.pdf"'})
     return JSONResponse(report.to_dict())
 
 
@@ -56,15 +62,42 @@ def _verify(services: Any, data: bytes, at: datetime | None, lang: str) -> Any:
                       lang=lang)
 
 
-def _report_pdf(report: Any, lang: str, name: str) -> bytes:
-    """The text report set in a printable page (DejaVu covers Vietnamese)."""
-    from weasyprint import HTML
+SEAL_FIELD = "hospital_seal"
 
-    from signer.verify.report_text import render_text
 
-    text = render_text(name, report, lang)
-    title = "Báo cáo kiểm tra chữ ký số" if lang == "vi" else "Signature verification report"
-    page = (f"<html><head><meta charset='utf-8'><style>body{{font-family:'DejaVu Sans';"
-            f"font-size:10pt}} pre{{white-space:pre-wrap}}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><pre>{html.escape(text)}</pre></body></html>")
-    return bytes(HTML(string=page).write_pdf())
+def sealed_report_pdf(services: Any, report: Any, lang: str, filename: str,
+                      tenant: str | None = None) -> bytes:
+    """The printable report (PDF/A-3b) sealed by the hospital (B-LTA, the
+    tenant's organisation seal key, the service's TSA and revocation data)."""
+    import asyncio
+    from dataclasses import replace
+
+    from signer.request import SignRequest
+    from signer.sign import async_sign_pdf
+    from signer.verify.report_pdf import SEAL_BOX, render_report_pdf
+    from workflow.seeding import tenant_seal_key
+
+    tenant = tenant or services.settings.hospital_code
+    pdf = render_report_pdf(replace(report, filename=filename), lang)
+    key = tenant_seal_key(services, tenant)
+    holder = _common_name(services.keystore.key_info(key).subject)
+    vi = lang != "en"
+    request = SignRequest(
+        field_name=SEAL_FIELD, signer_name=holder,
+        role="Con dấu của cơ sở" if vi else "Organisation seal",
+        reason="Báo cáo kiểm tra chữ ký số do hsba lập" if vi
+        else "Signature verification report issued by hsba",
+        location=tenant, level="B-LTA", method="seal", create_field_box=SEAL_BOX,
+        appearance_lines=(f"SHA-256: {report.sha256[:16]}…",))
+    signer = services.keystore.signer_for(key)
+    return asyncio.run(async_sign_pdf(pdf, request, signer=signer,
+                                      timestampers=services.timestampers(),
+                                      revocation=services.revocation()))
+
+
+def _common_name(subject: str) -> str:
+    """``Common Name: X, Organization: Y`` → ``X`` (the subject itself otherwise)."""
+    for part in subject.split(", "):
+        if part.startswith("Common Name: "):
+            return part.removeprefix("Common Name: ")
+    return subject

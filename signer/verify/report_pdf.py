@@ -1,6 +1,7 @@
 """A printable verification report (PDF/A-3b, DejaVu fonts), Vietnamese by
 default, English on request; each subindication explained in plain words.
-Sealing it with the hospital seal is the caller's job (workflow + signer.sign)."""
+Sealing it with the hospital seal is the caller's job (signer.sign with the
+hospital's seal key); the first page keeps :data:`SEAL_BOX` free for it."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ _T = {
            "why": "Explanation", "notes": "Notes", "pdfa": "PDF/A", "when": "Validation time"},
 }
 
+SEAL_BOX = (0, 300, 10, 567, 76)
+"""``(page, x1, y1, x2, y2)`` in points: first page, bottom right, inside the
+30 mm bottom margin that the report leaves empty for the hospital's seal."""
+
 _CSS = """
-@page { size: A4; margin: 18mm; }
+@page { size: A4; margin: 18mm 18mm 30mm 18mm; }
 body { font-family: 'DejaVu Sans'; font-size: 9.5pt; }
 h1 { font-size: 15pt; } h2 { font-size: 11.5pt; margin-top: 14pt; }
 table { border-collapse: collapse; width: 100%; }
