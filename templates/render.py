@@ -192,14 +192,42 @@ def html_to_pdfa(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec]]:
     return pdf, boxes
 
 
+@lru_cache(maxsize=1)
+def _parsed_html_class() -> type:
+    from cssselect2 import ElementWrapper
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    class ParsedHtml(HTML):  # type: ignore[misc]
+        """A WeasyPrint document from an already parsed tree (libxml2's HTML parser, via
+        lxml, instead of the pure-Python HTML5 parser: the same tree for hsba's own
+        templates, about 50 times faster). Sets what ``HTML.__init__`` sets."""
+
+        def __init__(self, root: Any, base_url: str) -> None:
+            self.base_url = base_url
+            self.url_fetcher = URLFetcher()
+            self.media_type = "print"
+            self.wrapper_element = ElementWrapper.from_html_root(root, content_language=None)
+            self.etree_element = self.wrapper_element.etree_element
+
+    return ParsedHtml
+
+
+def parsed_html(html: str) -> Any:
+    """A WeasyPrint ``HTML`` for one of hsba's own form templates, parsed by libxml2."""
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
+    root = lxml.html.document_fromstring(html, parser=parser)
+    return _parsed_html_class()(root, str(catalogue.FORMS_DIR))
+
+
 def _weasy_render(fh: FormHtml) -> tuple[bytes, list[SignatureFieldSpec],
                                          tuple[int, tuple[float, float, float, float]] | None]:
-    from weasyprint import HTML
-
     cache = _weasy()
     with cache.lock:
-        document = HTML(string=fh.html, base_url=str(catalogue.FORMS_DIR)).render(
-            stylesheets=[cache.css], font_config=cache.font_config)
+        document = parsed_html(fh.html).render(stylesheets=[cache.css],
+                                               font_config=cache.font_config)
         boxes = _signature_boxes(document)
         qr_box = _qr_box(document)
         # Streams are left uncompressed here: the finishing step compresses every stream

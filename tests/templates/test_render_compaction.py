@@ -160,3 +160,49 @@ def test_cached_render_equals_uncached_and_keeps_patients_apart(tmp_path):
         data = pdf.attachments["data.json"].get_file().read_bytes().decode("utf-8")
         xmp = pdf.Root.Metadata.read_bytes().decode("utf-8")
     assert "Dương" not in data and "HSBA-A" not in xmp
+
+
+def _contents(pdf: bytes) -> list[bytes]:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return [page.Contents.read_bytes() for page in doc.pages]
+
+
+@pytest.mark.parametrize("code", ["consent_surgery", "billing_01kbcb", "lab_result",
+                                  "treatment_sheet"])
+def test_libxml2_parse_lays_out_like_weasyprint_html5_parser(code):
+    """The render path parses with lxml (libxml2): same pages as WeasyPrint's own parser."""
+    import weasyprint
+
+    from templates.catalogue import FORMS_DIR
+
+    fh = form_html(code, sample_data(code), document_id=DOC, verify_url=URL,
+                   qr_placeholder=True)
+    cache = render._weasy()
+    ours = render.parsed_html(fh.html).render(stylesheets=[cache.css],
+                                              font_config=cache.font_config)
+    theirs = weasyprint.HTML(string=fh.html, base_url=str(FORMS_DIR)).render(
+        stylesheets=[cache.css], font_config=cache.font_config)
+    assert len(ours.pages) == len(theirs.pages)
+    assert (_contents(ours.write_pdf(uncompressed_pdf=True))
+            == _contents(theirs.write_pdf(uncompressed_pdf=True)))
+
+
+def test_mask_penalty_scores_like_qrcode_and_picks_the_same_mask():
+    import qrcode
+    import qrcode.util
+
+    from templates.qr import _QRCode, mask_penalty
+
+    def code(cls, url):
+        qr = cls(error_correction=qrcode.constants.ERROR_CORRECT_M, border=1)
+        qr.add_data(url)
+        qr.make(fit=True)
+        return qr
+
+    for i in range(12):
+        url = f"https://hsba.example.vn/verify/HSBA-72001-2026-{i * 7919:06d}" + "x" * (i * 9)
+        assert code(_QRCode, url).get_matrix() == code(qrcode.QRCode, url).get_matrix()
+        qr = code(qrcode.QRCode, url)
+        for pattern in range(8):
+            qr.makeImpl(True, pattern)
+            assert mask_penalty(qr.modules) == qrcode.util.lost_point(qr.modules)
