@@ -21,14 +21,15 @@ from typing import Any
 
 from api.remote.pending_db import pending_store_for
 from api.routes.provider_callbacks import ProviderWebhook
-from hsm.remote.async_provider import AppConfirmedSigning, Outcome, SmartCaClient
+from hsm.remote.async_provider import AppConfirmedSigning, Outcome
+from hsm.remote.pending import AppConfirmedProvider
 from hsm.remote.polling import PollingJob
 
 __all__ = ["install_app_confirmed_signing"]
 
 
 def install_app_confirmed_signing(
-    app: Any, services: Any, client: SmartCaClient, *, webhook_secret: bytes,
+    app: Any, services: Any, client: AppConfirmedProvider, *, webhook_secret: bytes,
     timeout: timedelta = timedelta(minutes=5), on_outcome: Callable[[Outcome], None] | None = None,
     poll_older_than_s: float = 60, poll_every_s: float = 30,
 ) -> tuple[AppConfirmedSigning, PollingJob]:

@@ -53,6 +53,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.errors import KeyCustodyError
 from hsm.remote.pending import (
+    AppConfirmedProvider,
     DocumentToSign,
     FilePendingStore,
     Outcome,
@@ -87,7 +88,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 class AppConfirmedSigning:
     """Interrupted PAdES signing with an app-confirmed provider (see the module docstring)."""
 
-    def __init__(self, client: SmartCaClient, store: PendingStore, *,
+    def __init__(self, client: AppConfirmedProvider, store: PendingStore, *,
                  timeout: timedelta = timedelta(minutes=5),
                  timestamper: TimeStamper | None = None) -> None:
         self.client = client

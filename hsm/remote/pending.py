@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 __all__ = [
-    "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument", "PendingStore",
+    "AppConfirmedProvider", "DocumentToSign", "FilePendingStore", "Outcome", "PendingDocument", "PendingStore",
     "PendingTransaction", "ProviderResult", "Status", "transaction_from_dict",
 ]
 
@@ -85,6 +86,23 @@ class Outcome:
     settled_now: bool = False
     """True only for the call that moved the transaction out of ``pending`` (a webhook
     and the polling job racing: exactly one of them sees True)."""
+
+
+class AppConfirmedProvider(Protocol):
+    """What :class:`~hsm.remote.async_provider.AppConfirmedSigning` needs from a provider
+    (``SmartCaClient``, ``MySignClient``)."""
+
+    async def get_certificate(self, user_id: str) -> tuple[Any, list[Any]]:
+        """The subscriber's certificate and its issuers (asn1crypto)."""
+        ...
+
+    async def sign(self, user_id: str, transaction_id: str,
+                   files: Sequence[tuple[str, str]]) -> str:
+        """Ask for one confirmation covering ``(doc_id, hex SHA-256)`` pairs; the
+        provider's code for the request."""
+        ...
+
+    async def status(self, tran_code: str) -> ProviderResult: ...
 
 
 class PendingStore(Protocol):
