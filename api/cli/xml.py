@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                           "path, integrity, the content against its XSD)")
     ver.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ver.add_argument("--trust", action="append", type=Path, default=[], metavar="PEM")
-    ver.add_argument("--format", choices=["xml130", "hosobenhan"], default="xml130")
+    ver.add_argument("--format", choices=["auto", "xml130", "hosobenhan"], default="auto",
+                     help="auto: by the root element (GIAMDINHHS or HoSoBenhAn)")
     ver.add_argument("--online", action="store_true", help="fetch revocation data")
     ver.add_argument("--json", action="store_true")
     ver.set_defaults(func=_verify)
@@ -119,15 +121,16 @@ def _verify(args: argparse.Namespace) -> int:
     from signer.xml.verify import verify_xml
 
     roots = _load_pem_certs(args.trust)
-    placement = "CHUKYDONVI" if args.format == "xml130" else ""
     results = []
     for f in args.files:
         try:
             data = f.read_bytes()
         except OSError as e:
             raise InvalidInput("cli.file", f"Không đọc được tệp {f}.", f"Cannot read {f}.") from e
-        r = verify_xml(data, trust_roots=roots, placement=placement, offline=not args.online)
-        results.append((f, r, _content_errors(data, args.format) if r.content_sha256 else []))
+        fmt = _format_of(data) if args.format == "auto" else args.format
+        r = verify_xml(data, trust_roots=roots, placement=PLACEMENT[fmt],
+                       offline=not args.online)
+        results.append((f, r, _content_errors(data, fmt) if r.content_sha256 else []))
     if args.json:
         print(json.dumps([{"file": str(f), **r.to_dict(), "content_errors": errors}
                           for f, r, errors in results], ensure_ascii=False, indent=2))
@@ -141,6 +144,22 @@ def _verify(args: argparse.Namespace) -> int:
                 print(f"  {problem[key]}")
     sys.stdout.flush()
     return 0 if all(r.verdict == "VALID" and not errors for _, r, errors in results) else 1
+
+
+PLACEMENT = {"xml130": "CHUKYDONVI", "hosobenhan": ""}
+
+
+def _format_of(data: bytes) -> str:
+    """``hosobenhan`` when the root element is ``HoSoBenhAn``, else ``xml130``."""
+    from lxml import etree
+
+    try:
+        for _, el in etree.iterparse(io.BytesIO(data), events=("start",),
+                                     resolve_entities=False, no_network=True, load_dtd=False):
+            return "hosobenhan" if el.tag == "HoSoBenhAn" else "xml130"
+    except etree.XMLSyntaxError:
+        pass
+    return "xml130"  # verify_xml reports the parse error
 
 
 def _content_errors(data: bytes, fmt: str) -> list[dict[str, str]]:

@@ -96,6 +96,7 @@ def test_hosobenhan_export_is_sealed_archived_and_verifies_with_xmlsec1(seeded, 
 
     assert main(["xml", "verify", str(xml_path), "--format", "hosobenhan",
                  "--trust", str(root_pem)]) == 0
+    assert main(["xml", "verify", str(xml_path), "--trust", str(root_pem)]) == 0  # auto
     # the export is in the audit chain
     assert any(e.action == "export" for e in services.audit.entries())
     tampered = xml.replace(b"Nhung", b"Nhunq", 1)
