@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import resource
 import statistics
 import sys
@@ -112,9 +113,14 @@ def main() -> int:
         rows.append((n, check.verdict, m))
     shutdown()
     one = rows[0][2]
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
     print(f"verification throughput, same run; medians of {args.repeat} interleaved repetitions "
           f"(wall clock; CPU = this process + pdftoppm, in-process runs only); "
           f"{time.perf_counter() - t0:.0f} s")
+    print(f"load average {load:.1f} on {cores} cores"
+          + (" - machine busy: wall-clock ratios are noisy, compare the CPU column" if load > cores
+             else ""))
     print("hsba in-proc = signer.verify.engine.analyse (every hsba check, PDF/A included); "
           "hsba worker = signer.verify.verify_pdf (bounded worker, as the service)")
     head = (f"{'sigs':>4} {'verdict':<26} {'pyHanko f/s':>11} {'in-proc f/s':>11} {'worker f/s':>10} "

@@ -18,6 +18,7 @@ takes a prefetched rendering or renders on the spot.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,8 @@ CHANGE = 96
 """A grey-level change larger than this counts as changed."""
 MIN_PIXELS = 3
 """Fewer changed ink pixels than this on a page is treated as noise."""
+RENDER_MEMORY_BYTES = 512 * 1024 * 1024
+"""Address space one ``pdftoppm`` process may use."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def rasterise(pdf: bytes, workdir: Path, name: str, timeout: float,
          str(src), str(prefix)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    _bound(proc.pid, timeout)
     if running is not None:
         running.add(proc)
     try:
@@ -96,6 +100,17 @@ def rasterise(pdf: bytes, workdir: Path, name: str, timeout: float,
         raise subprocess.CalledProcessError(proc.returncode, "pdftoppm", stderr=err)
     pages = sorted(workdir.glob(f"{name}-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     return [_read_pgm(p) for p in pages]
+
+
+def _bound(pid: int, timeout: float) -> None:
+    """Limit one renderer process on its own (CPU seconds, address space), so it
+    stays bounded even if the verification worker that started it is killed."""
+    cpu = int(timeout) + 1
+    try:
+        resource.prlimit(pid, resource.RLIMIT_CPU, (cpu, cpu))
+        resource.prlimit(pid, resource.RLIMIT_AS, (RENDER_MEMORY_BYTES, RENDER_MEMORY_BYTES))
+    except (OSError, ValueError):  # already finished, or limits lower than ours
+        pass
 
 
 def lost_ink(signed: Raster, final: Raster) -> int:
