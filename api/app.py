@@ -90,7 +90,8 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(auth.router)
-    for name in ("documents", "verify", "records", "webhooks", "fhir", "devpki"):
+    for name in ("documents", "verify", "records", "webhooks", "fhir", "devpki",
+                 "provider_callbacks"):
         module = _optional_router(name)
         if module is not None:
             app.include_router(module.router)

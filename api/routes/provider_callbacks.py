@@ -64,7 +64,18 @@ def _refuse(status: int, code: str, vi: str, en: str) -> JSONResponse:
     return problem(status, code, vi, en, instance=router.prefix)
 
 
-@router.post("/smartca", summary="Remote-signing provider result (webhook)")
+_RESPONSES: dict[int | str, dict[str, str]] = {
+    200: {"description": "Settled: completed, rejected or expired"},
+    202: {"description": "The provider still waits for the signer"},
+    400: {"description": "Malformed notification"},
+    401: {"description": "Missing or wrong X-Signature"},
+    404: {"description": "Unknown transaction, or callbacks not configured"},
+    409: {"description": "Already settled: nothing changed"},
+}
+
+
+@router.post("/smartca", summary="Remote-signing provider result (webhook)",
+             responses=_RESPONSES)  # type: ignore[arg-type]
 async def smartca_callback(request: Request) -> JSONResponse:
     hook: ProviderWebhook | None = getattr(request.app.state, "provider_webhook", None)
     if hook is None:

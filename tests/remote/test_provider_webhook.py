@@ -158,16 +158,19 @@ def test_installed_on_the_embedded_default_polls_when_no_webhook_comes(
     data directory, the webhook configured on the app, the polling job on the in-process
     scheduler; a confirmation whose notification never arrives is settled by the job,
     which then waits ``every_s`` before its next pass."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
     from api.remote.wiring import install_app_confirmed_signing
     from core.settings import Settings
     from workflow.services import Services
 
     double, url = provider
-    services = Services.from_settings(Settings(
-        env="test", data_dir=tmp_path, hospital_code="70001", database_url="", store="fs",
-        keystore="software", pki="dev", tsa_urls=[]))
+    settings = Settings(env="test", data_dir=tmp_path, hospital_code="70001", database_url="",
+                        store="fs", keystore="software", pki="dev", tsa_urls=[])
+    services = Services.from_settings(settings)
     try:
-        app = FastAPI()
+        app = create_app(settings, services=services)  # hsba's app mounts the route
         signing, job = install_app_confirmed_signing(
             app, services, SmartCaClient(url, SP_ID, SP_PASSWORD), webhook_secret=SECRET,
             poll_older_than_s=0, poll_every_s=3600)
@@ -175,6 +178,9 @@ def test_installed_on_the_embedded_default_polls_when_no_webhook_comes(
         assert signing.store.dir == tmp_path / "remote-pending"
         assert app.state.provider_webhook.signing is signing
         assert ("remote_signing_poll", job) in services.scheduler._jobs
+        r = TestClient(app).post("/api/v1/remote-signing/callbacks/smartca", content=b"{}",
+                                 headers={"X-Signature": "sha256=00"})
+        assert r.status_code == 401 and r.json()["code"] == "remote.callback_unauthenticated"
         tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", one_pdf, "BacSi")]))
         double.confirm(tx.tran_code)
         outcomes = job()
