@@ -22,10 +22,12 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
@@ -53,6 +55,18 @@ def _vendor(e: Exception, key: str, action: str) -> ArchiveError:
         f"S3 store error during {action} of {key}: {code}",
         details={"key": key, "s3_code": code},
     )
+
+
+def _connection_pool(maxsize: int = 32) -> urllib3.PoolManager:
+    """minio's own defaults, with room for the parallel puts of a batch (minio keeps 10
+    connections per host; more concurrent requests would open and drop connections)."""
+    import certifi
+    from urllib3.util import Retry, Timeout
+
+    return urllib3.PoolManager(
+        timeout=Timeout(connect=300, read=300), maxsize=maxsize,
+        cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
 
 
 def _until(d: date) -> datetime:
@@ -83,7 +97,7 @@ class S3ObjectLockStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.per_object_retention = per_object_retention
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                            secure=secure, region=region)
+                            secure=secure, region=region, http_client=_connection_pool())
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -211,6 +225,13 @@ class S3ObjectLockStore:
 
     def exists(self, key: str) -> bool:
         """True when the key has a stored version (a delete marker on top does not hide it)."""
+        validate_key(key)
+        try:
+            self.client.stat_object(self.bucket, self._k(key))  # one HEAD in the usual case
+            return True
+        except S3Error as e:
+            if e.code not in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
+                raise _vendor(e, key, "kiểm tra / stat") from e
         return any(not v.delete_marker for v in self.versions(key))
 
     def stat(self, key: str, version_id: str | None = None) -> StoredObject:
