@@ -189,7 +189,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             token = httpx.post(f"{url}/csc/v2/auth/login", auth=(login.username, login.secret),
-                               json={"OTP": pyotp.TOTP(login.totp_secret).now()}
+                               json={"OTP": pyotp.TOTP(str(login.totp_secret)).now()}
                                ).json()["access_token"]
             pdfs = [_pdf()] * args.n
             asyncio.run(_sign(url, token, login, pdfs[:2], batch=True))  # warm-up

@@ -75,7 +75,7 @@ _RESPONSES: dict[int | str, dict[str, str]] = {
 
 
 @router.post("/smartca", summary="Remote-signing provider result (webhook)",
-             responses=_RESPONSES)  # type: ignore[arg-type]
+             responses=_RESPONSES)
 async def smartca_callback(request: Request) -> JSONResponse:
     hook: ProviderWebhook | None = getattr(request.app.state, "provider_webhook", None)
     if hook is None:
