@@ -9,7 +9,9 @@ clause outside :data:`IMPLEMENTED` gives ``NOT_CHECKED`` unless a real failure w
 
 Clause families live in small modules: ``structure`` (6.1), ``colour`` (6.2.2-6.2.4),
 ``fonts`` (6.2.11), ``transparency`` (6.2.10), ``annots`` (6.3), ``actions`` (6.5),
-``metadata`` (6.6), ``attachments`` (6.8).
+``metadata`` (6.6), ``attachments`` (6.8); ``coverage`` finds features whose rules are not
+implemented in the file itself (non-TrueType font programs, inline or JPEG 2000 images,
+Separation/DeviceN...) and gives ``NOT_CHECKED`` for them, whatever the file's name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from templates.pdfa import (
     annots,
     attachments,
     colour,
+    coverage,
     fonts,
     metadata,
     structure,
@@ -37,7 +40,7 @@ __all__ = ["IMPLEMENTED", "PdfaFailure", "PdfaReport", "check_pdfa", "target_cla
 log = logging.getLogger(__name__)
 
 RULE_MODULES = (structure, metadata, colour, fonts, transparency, annots, actions,
-                attachments)
+                attachments, coverage)
 
 IMPLEMENTED: dict[int, frozenset[str]] = {
     1: frozenset({"6.1.2", "6.1.3", "6.1.7", "6.1.11", "6.1.13", "6.2.3.3", "6.4", "6.5.2",

@@ -100,6 +100,23 @@ def test_empty_file_identifier_fails(form_pdf):
     assert check_pdfa(raw).verdict == "PASS"
 
 
+def test_features_without_implemented_rules_are_not_checked(form_pdf):
+    """Found in the file itself, whatever its name: never PASS for what was not checked."""
+    def wrong_width(d):
+        font = next(iter(d.pages[0].Resources.Font.values())).DescendantFonts[0]
+        first = font.W[1]
+        first[0] = int(first[0]) + 50
+    r = check_pdfa(_mutate(form_pdf, wrong_width))
+    assert r.verdict == "NOT_CHECKED" and any("6.2.11.5" in n for n in r.not_checked)
+
+    def inline_image(d):
+        d.pages[0].contents_add(d.make_stream(b"q 1 0 0 1 0 0 cm BI /W 1 /H 1 /CS /G /BPC 8 "
+                                              b"ID \x80 EI Q"))
+    r = check_pdfa(_mutate(form_pdf, inline_image))
+    assert r.verdict == "NOT_CHECKED" and any("inline images" in n for n in r.not_checked)
+    assert check_pdfa(form_pdf).not_checked == []
+
+
 def test_encryption_fails(form_pdf):
     with pikepdf.open(io.BytesIO(form_pdf)) as doc:
         out = io.BytesIO()
