@@ -121,7 +121,8 @@ class EvidenceRecord:
         return asdict(self)
 
 
-def binding_string(confirmation: PatientConfirmation, document_sha256: str) -> str:
+def binding_string(confirmation: PatientConfirmation, document_sha256: str,
+                   policy_version: str = "") -> str:
     """``hsba-patient-confirmation/1;method=…;evidence-sha256=…;…``."""
     parts = [
         "hsba-patient-confirmation/1",
@@ -133,6 +134,8 @@ def binding_string(confirmation: PatientConfirmation, document_sha256: str) -> s
     ]
     if confirmation.representative is not None:
         parts.append("representative=1")
+    if policy_version:
+        parts.append(f"policy={policy_version.replace(';', ',')}")
     return ";".join(parts)
 
 
@@ -154,11 +157,16 @@ async def async_seal_patient_confirmation(
     location: str = "",
     timestampers: Sequence[TimeStamper] = (),
     revocation: RevocationSource | None = None,
+    use_pss: bool = False,
+    policy_version: str = "",
 ) -> tuple[bytes, EvidenceRecord]:
-    """Seal the confirmation into ``field_name``; returns the document and its evidence."""
+    """Seal the confirmation into ``field_name``; returns the document and its evidence.
+
+    ``use_pss``: RSASSA-PSS with an RSA seal key; ``policy_version``: the signing
+    policy applied, signed as the binding's last ``policy=`` part."""
     confirmation.check()
     document_sha256 = hashlib.sha256(pdf).hexdigest()
-    binding = binding_string(confirmation, document_sha256)
+    binding = binding_string(confirmation, document_sha256, policy_version)
     lines = [f"Phương thức: {_METHOD_VI[confirmation.method]}"]
     if confirmation.representative is not None:
         rep = confirmation.representative
@@ -174,6 +182,7 @@ async def async_seal_patient_confirmation(
         handwritten_png=confirmation.handwritten_png,
         contact_info=binding,
         method="seal",
+        use_pss=use_pss,
     )
     sealed = await async_sign_pdf(pdf, request, signer=seal_signer,
                                   timestampers=timestampers, revocation=revocation)

@@ -2,7 +2,7 @@
 
 Everything is pyHanko: ``PdfSigner.async_sign_pdf`` builds the CMS, the
 timestamper gets the signature timestamp, the validation context gathers the
-DSS content, ``use_pades_lta`` adds the document timestamp. hsba adds the
+DSS content, ``PdfTimeStamper`` adds the document timestamp. hsba adds the
 checks the law asks for *before* anything is written (algorithms, certificate
 status, field present, TSA available) and the speed-ups: the signer keeps its
 loaded key (``hsm/`` or :class:`signer.keys.InMemoryKeySigner`) and the
@@ -10,7 +10,11 @@ signature's space is reserved from a size measured once per signer and level,
 so pyHanko does not build every CMS twice.
 
 B-LT puts signature and DSS in one revision; B-LTA adds one more revision
-with the document timestamp.
+with the document timestamp. Revisions are written lean (``signer.revisions``):
+no metadata rewrite, compressed streams, reservations fitted to the container.
+When the signature's validation data goes into the DSS (B-LT, B-LTA), the CMS
+carries only the signing certificate; its chain is in the DSS once, instead of
+once per signature and once more in the DSS.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from io import BytesIO
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +44,12 @@ from core.errors import Conflict, HsbaError, InvalidInput, SigningError, Unavail
 from signer.algorithms import AlgorithmPolicy, check_key_and_digest, describe_key
 from signer.appearance import appearance_text, stamp_style
 from signer.request import LEVELS, SignRequest
+from signer.revisions import (
+    LeanIncrementalWriter,
+    async_add_document_timestamp,
+    fitted_reservation,
+    lean_writer,
+)
 from signer.revocation import RevocationSource, check_signer_status, status_error
 from signer.timestamps import timestamper_for
 
@@ -58,9 +67,9 @@ def signature_fields(pdf: bytes) -> dict[str, bool]:
     return {name: value is not None for name, value, _ in fields.enumerate_sig_fields(reader)}
 
 
-def _reader(pdf: bytes) -> IncrementalPdfFileWriter:
+def _reader(pdf: bytes) -> LeanIncrementalWriter:
     try:
-        return IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        return lean_writer(pdf)
     except (PdfError, ValueError, KeyError, TypeError, AssertionError) as e:
         raise InvalidInput(
             "sign.malformed_pdf",
@@ -76,7 +85,8 @@ def _refuse(code: str, vi: str, en: str, details: Any = None) -> SigningError:
 def _signer_for_request(signer: Signer, request: SignRequest) -> Signer:
     """The signer with the request's RSA padding (PSS or PKCS#1 v1.5), whose CMS
     carries the signing certificate once: a registry holding it too made pyHanko
-    embed it twice (~2.5 KB of hex per signature)."""
+    embed it twice (~2.5 KB of hex per signature). When the DSS will hold the
+    chain (B-LT, B-LTA), the CMS carries the signing certificate alone."""
     cert = signer.signing_cert
     set_pss = (
         cert is not None
@@ -85,7 +95,8 @@ def _signer_for_request(signer: Signer, request: SignRequest) -> Signer:
         and bool(signer.prefer_pss) != request.use_pss
     )
     registry = list(signer.cert_registry or ())
-    lean = [c for c in registry if cert is None or c.sha256 != cert.sha256]
+    lean = [] if request.needs_revinfo else [
+        c for c in registry if cert is None or c.sha256 != cert.sha256]
     if not set_pss and len(lean) == len(registry):
         return signer
     view = copy.copy(signer)  # shares the loaded key / HSM session
@@ -122,12 +133,10 @@ async def _reserve(
         timestamper=timestamper,
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)),
     )
-    hex_len = len(test_cms.dump()) * 2
     # The dry run carries a real TSA token and the same certificates: the real container
-    # differs by a few bytes (nonce, serial, accuracy, ECDSA length). 256 bytes of margin;
-    # a container that still does not fit is re-signed with pyHanko's own sizing below.
-    reserved = hex_len + 512
-    reserved += reserved % 2
+    # differs by a few bytes (nonce, serial, accuracy, ECDSA length); a container that
+    # still does not fit is re-signed with pyHanko's own sizing (async_sign_pdf).
+    reserved = fitted_reservation(len(test_cms.dump()))
     _RESERVED[key] = reserved
     return reserved
 
@@ -185,6 +194,7 @@ async def async_sign_pdf(
     cert = signer.signing_cert
     check_key_and_digest(cert, request.md_algorithm, algorithms)
     assert cert is not None
+    chain = list(signer.cert_registry or ())
     signer = _signer_for_request(signer, request)
     timestamper = timestamper_for(timestampers) if request.needs_timestamp else None
     if request.needs_timestamp and timestamper is None:
@@ -204,10 +214,13 @@ async def async_sign_pdf(
     _check_field(writer, request)
 
     context = revocation.validation_context() if revocation is not None else None
+    if context is not None:
+        # the signer's path is built from the context: the CMS may not carry the chain
+        context.certificate_registry.register_multiple(chain)
     if context is None:
         _check_validity_period(cert)
     elif not request.needs_revinfo:
-        await check_signer_status(cert, context, intermediates=list(signer.cert_registry))
+        await check_signer_status(cert, context, intermediates=chain)
     # else: B-LT/B-LTA — pyHanko's pre-signing validation checks the same path
     # with the same context (OCSP, else CRL) before anything is written; its
     # failure is mapped below, so the certificate is not validated twice.
@@ -223,7 +236,7 @@ async def async_sign_pdf(
         certify=request.certify,
         subfilter=fields.SigSeedSubFilter.PADES,
         embed_validation_info=request.needs_revinfo,
-        use_pades_lta=request.level == "B-LTA",
+        use_pades_lta=False,  # the document timestamp is added below, leaner
         validation_context=context if request.needs_revinfo else None,
         docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         dss_settings=DSSContentSettings(
@@ -262,6 +275,11 @@ async def async_sign_pdf(
                 _reader(pdf), existing_fields_only=new_field is None,
                 appearance_text_params=text,
             )
+        result = out.getvalue()
+        if request.level == "B-LTA":
+            assert timestamper is not None
+            result = await async_add_document_timestamp(
+                result, timestamper, context, md_algorithm=request.md_algorithm)
     except HsbaError:
         raise
     except PyHankoSigningError as e:
@@ -281,7 +299,6 @@ async def async_sign_pdf(
             "A service needed for signing (TSA/OCSP/HSM) did not answer.",
             details={"reason": type(e).__name__},
         ) from e
-    result = out.getvalue()
     log.info(
         "signed field=%s level=%s key=%s sha256_before=%s sha256_after=%s",
         request.field_name, request.level, describe_key(cert),

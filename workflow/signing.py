@@ -56,7 +56,8 @@ class PatientEvidence:
     """A patient's confirmation as captured at the kiosk (never raw biometrics)."""
 
     method: str
-    """``patient_pad``, ``fingerprint`` or ``otp`` (sealed by the hospital)."""
+    """``patient_pad``, ``fingerprint``, ``otp`` or ``patient_own_signature`` (the
+    policy's method names; sealed by the hospital)."""
     signer_name: str
     """The patient (or representative) as they confirm, shown on the signature."""
     device: str
@@ -65,6 +66,13 @@ class PatientEvidence:
     evidence_sha256: str | None = None
     """For fingerprint/OTP: the hash of the verification record, never the template."""
     representative: bool = False
+    relationship: str | None = None
+    """A representative's relationship to the patient (``Mẹ``, ``Người giám hộ``...)."""
+
+
+#: the policy's patient methods → ``signer.patient.PatientConfirmation.method``
+CONFIRMATION_METHODS = {"patient_pad": "handwritten_pad", "fingerprint": "fingerprint",
+                        "otp": "otp", "patient_own_signature": "own_signature"}
 
 
 def _key_algorithm(info: Any, pss: bool) -> tuple[str, int]:
@@ -174,8 +182,9 @@ class SigningSteps:
                         patient_ref: str | None = None, if_match: str | None = None,
                         expected_sha256: str | None = None) -> SignOutcome:
         """Record a patient's confirmation, bound to the document hash, sealed with the
-        hospital's organisation seal."""
-        from signer.request import SignRequest
+        hospital's organisation seal (``signer.patient``: the binding is signed in the
+        signature's ``/ContactInfo``; its :class:`EvidenceRecord` is kept with the
+        signature request and returned as ``SignOutcome.evidence``)."""
         from workflow.seeding import tenant_seal_key
 
         row = self._checked(actor, document_id, "sign",  # type: ignore[attr-defined]
@@ -190,7 +199,7 @@ class SigningSteps:
             raise InvalidInput("confirm.no_image", "Thiếu hình chữ ký tay.",
                                "The handwritten signature image is missing.")
         image_sha = (hashlib.sha256(evidence.handwritten_png).hexdigest()
-                     if evidence.handwritten_png else evidence.evidence_sha256)
+                     if evidence.handwritten_png else (evidence.evidence_sha256 or "").lower())
         for attempt in range(_MAX_REAPPLY):
             if attempt:
                 row = self._row(document_id)  # type: ignore[attr-defined]
@@ -204,21 +213,12 @@ class SigningSteps:
             policy.check_signature(role, evidence.method, algorithm, size, "sha256", signed)
             completes = policy.is_complete([*signed, role])
             level = policy.final_level if completes else "B-LT"
-            bound = {"method": evidence.method, "device": evidence.device,
-                     "evidence_sha256": image_sha, "document_sha256": row.sha256,
-                     "at": datetime.now(UTC).isoformat(), "seal_key": seal_key}
-            request = SignRequest(
-                field_name=step.field_for(role), signer_name=evidence.signer_name,
-                role=step.label("vi"), reason="Người bệnh xác nhận",
-                location=self._s.settings.hospital_code, level=level, certify=False,
-                appearance_lines=(f"Xác nhận: {evidence.method}; thiết bị {evidence.device}",
-                                  f"Băm tài liệu: {row.sha256[:16]}…",
-                                  "Đóng dấu số của cơ sở"),
-                handwritten_png=evidence.handwritten_png,
-                use_pss=pss and algorithm.startswith("rsa"),
-                policy_version=row.policy_version or "", method="seal")
             pdf = self._current_pdf(row)  # type: ignore[attr-defined]
-            new_pdf = self._seal_bytes(pdf, request, seal_key, pss, bound)
+            new_pdf, record = self._seal_confirmation(
+                pdf, evidence, image_sha, row, field=step.field_for(role), level=level,
+                seal_key=seal_key, pss=pss and algorithm.startswith("rsa"))
+            bound = {**record.to_dict(), "seal_key_id": seal_key,
+                     "policy_method": evidence.method}
             new_row = self._commit_version(  # type: ignore[attr-defined]
                 row, new_pdf, reason=f"confirmed:{role}", step_role=step.role,
                 signed_role=role, actor_id=actor.subject, method=evidence.method,
@@ -279,10 +279,32 @@ class SigningSteps:
             pdf, request, signer=signer, timestampers=self._s.timestampers(),
             revocation=self._s.revocation()))
 
-    def _seal_bytes(self, pdf: bytes, request: Any, seal_key: str, pss: bool,
-                    bound: dict[str, Any]) -> bytes:
-        """The patient's confirmation sealed with the hospital seal key."""
-        return self._sign_bytes(pdf, request, seal_key, pss)
+    def _seal_confirmation(self, pdf: bytes, evidence: PatientEvidence, evidence_sha256: str,
+                           row: Any, *, field: str, level: str, seal_key: str,
+                           pss: bool) -> tuple[bytes, Any]:
+        """The patient's confirmation bound to ``pdf``'s hash and sealed with the
+        hospital seal key (``signer.patient``)."""
+        from signer.patient import (
+            PatientConfirmation,
+            Representative,
+            async_seal_patient_confirmation,
+        )
+
+        confirmation = PatientConfirmation(
+            patient_name=evidence.signer_name,
+            method=CONFIRMATION_METHODS.get(evidence.method, evidence.method),  # type: ignore[arg-type]
+            evidence_sha256=evidence_sha256, device_id=evidence.device,
+            captured_at=datetime.now(UTC),
+            representative=(Representative(evidence.signer_name,
+                                           evidence.relationship or "Người đại diện")
+                            if evidence.representative else None),
+            handwritten_png=evidence.handwritten_png)
+        signer = self._s.keystore.signer_for(seal_key, pss=pss)
+        return self.run(async_seal_patient_confirmation(  # type: ignore[attr-defined, no-any-return]
+            pdf, confirmation, seal_signer=signer, document_id=row.id, field_name=field,
+            level=level, location=self._s.settings.hospital_code,
+            timestampers=self._s.timestampers(), revocation=self._s.revocation(),
+            use_pss=pss, policy_version=row.policy_version or ""))
 
     def _after_signature(self, actor: Any, row: Any, role: str, step: Any, level: str,
                          method: str, subject: str, practitioner_id: str | None,

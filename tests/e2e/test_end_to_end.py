@@ -23,6 +23,7 @@ from core.errors import ArchiveError
 from tests.signer.checks import (
     assert_ades_passed,
     byte_ranges,
+    dss_certificates_pem,
     openssl_cms_verify,
     openssl_ts_verify,
     pdfsig,
@@ -87,7 +88,8 @@ def test_end_to_end(profile: tuple[str, Any, Any, dict[str, str] | None], tmp_pa
                 == "tst_info":  # the document timestamp: an RFC 3161 token over the range
             openssl_ts_verify(der, data, cafile, tmp_path)
         else:
-            openssl_cms_verify(data, der, cafile, tmp_path)
+            # the CMS carries its signing certificate; the chain is in the DSS
+            openssl_cms_verify(data, der, cafile, tmp_path, dss_certificates_pem(pdf))
 
     # --- archive: retention date, write-once, delete refused -------------------------
     assert result.retention_class == "INPATIENT_10Y"

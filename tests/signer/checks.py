@@ -104,9 +104,31 @@ def byte_ranges(pdf: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def openssl_cms_verify(data: bytes, der: bytes, cafile: Path, work: Path) -> None:
+def dss_certificates_pem(pdf: bytes) -> bytes:
+    """The certificates of the document's DSS that are not self-signed, PEM (what a
+    PAdES verifier builds paths from: a B-LT/B-LTA CMS carries only its signing
+    certificate). A root never comes from the document: the verifier brings it."""
+    from asn1crypto import pem
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(BytesIO(pdf)))
+    return b"".join(pem.armor("CERTIFICATE", c.dump()) for c in dss.load_certs()
+                    if c.self_signed == "no")
+
+
+def openssl_cms_verify(data: bytes, der: bytes, cafile: Path, work: Path,
+                       untrusted_pem: bytes = b"") -> None:
+    """``untrusted_pem``: certificates to build the path with, e.g.
+    :func:`dss_certificates_pem`. ``openssl cms`` has no ``-untrusted``
+    (``-certfile`` only finds the signer), so they join the ``-CAfile`` store;
+    without ``-partial_chain`` OpenSSL still verifies the chain up to the
+    self-signed root of ``cafile``."""
     (work / "data.bin").write_bytes(data)
     (work / "sig.der").write_bytes(der)
+    if untrusted_pem:
+        store = work / "cafile-and-path.pem"
+        store.write_bytes(cafile.read_bytes() + untrusted_pem)
+        cafile = store
     res = subprocess.run(
         ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(work / "sig.der"),
          "-content", str(work / "data.bin"), "-CAfile", str(cafile), "-purpose", "any",

@@ -1,0 +1,150 @@
+"""What a signed form keeps for 10-30 years, and nothing more (issue 12, size): each
+CMS carries its signing certificate and the DSS the chain once; ``/Contents`` is
+reserved to fit; the renderer's XMP is not rewritten per revision; new streams are
+compressed; the appearance font is one small Vietnamese cut whose ``/W`` widths match
+the font program (letter-spaced, overflowing text before). Every file still passes
+pyHanko AdES offline and the PDF/A check."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from asn1crypto import cms
+from fontTools.ttLib import TTFont
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+from signer.keys import InMemoryKeySigner
+from signer.patient import PatientConfirmation, seal_patient_confirmation
+from signer.request import SignRequest
+from signer.revisions import RESERVE_MARGIN
+from signer.sign import sign_pdf
+from tests.pki.testpki import LABELS, TestPki
+from tests.signer import checks
+
+
+@pytest.fixture(scope="module")
+def two_signatures(signer_pki: Any, form_pdf: bytes) -> bytes:
+    """Doctor certifies at B-LT, the patient's confirmation is sealed at B-LTA."""
+    tsa, rev = [signer_pki.timestamper()], signer_pki.revocation()
+    pdf = sign_pdf(form_pdf, SignRequest("doctor", "Nguyễn Văn An", role="Bác sĩ điều trị",
+                                         level="B-LT", certify=True),
+                   signer=signer_pki.signer("doctor-rsa"), timestampers=tsa, revocation=rev)
+    confirmation = PatientConfirmation(
+        patient_name="Trần Thị Bình", method="otp", evidence_sha256="ab" * 32,
+        device_id="kiosk-01", captured_at=datetime.now(UTC))
+    sealed, _ = seal_patient_confirmation(pdf, confirmation,
+                                          seal_signer=signer_pki.signer("seal"),
+                                          timestampers=tsa, revocation=rev)
+    return sealed
+
+
+@pytest.mark.services
+def test_cms_carries_the_signing_certificate_and_the_dss_the_chain(
+        signer_pki: Any, two_signatures: bytes) -> None:
+    reader = PdfFileReader(BytesIO(two_signatures))
+    dss = {c.sha256 for c in DocumentSecurityStore.read_dss(reader).load_certs()}
+    for sig in reader.embedded_regular_signatures:
+        certs = [c.chosen for c in sig.signed_data["certificates"]]
+        assert [c.sha256 for c in certs] == [sig.signer_cert.sha256]
+        assert {sig.signer_cert.sha256, signer_pki.interm.sha256} <= dss
+    checks.assert_ades_passed(two_signatures, signer_pki.root, "B-LTA", 2)
+
+
+@pytest.mark.services
+def test_contents_are_reserved_to_fit(two_signatures: bytes) -> None:
+    reader = PdfFileReader(BytesIO(two_signatures))
+    sigs = reader.embedded_signatures
+    assert len(sigs) == 3  # doctor, patient (sealed), document timestamp
+    for sig in sigs:
+        contents = bytes(sig.sig_object["/Contents"])
+        der = cms.ContentInfo.load(contents).dump()
+        # the margin over the size measured once per signer; a real container differs
+        # from the measured one by a few bytes (nonce, serial, fraction of a second)
+        assert len(contents) - len(der) <= RESERVE_MARGIN // 2 + 16, sig.field_name
+
+
+@pytest.mark.services
+def test_revisions_keep_the_xmp_and_compress_new_streams(
+        form_pdf: bytes, two_signatures: bytes) -> None:
+    with pikepdf.open(BytesIO(form_pdf)) as rendered:
+        xmp = rendered.Root.Metadata.read_bytes() if "/Metadata" in rendered.Root else None
+    with pikepdf.open(BytesIO(two_signatures)) as signed:
+        if xmp is not None:
+            assert signed.Root.Metadata.read_bytes() == xmp
+        appended = two_signatures[len(form_pdf):]
+        new_streams = {int(m.group(1)) for m in re.finditer(rb"(\d+) 0 obj\s*<<", appended)}
+        for num in new_streams:
+            obj = signed.get_object(num, 0)
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Type") != "/Metadata":
+                assert "/Filter" in obj, (num, dict(obj.stream_dict))
+    assert two_signatures.count(b"/Type /Metadata") <= form_pdf.count(b"/Type /Metadata")
+
+
+def _signature_appearance(pdf: bytes) -> tuple[dict[int, float], Any, Any, list[float]]:
+    """(/W widths by CID, the embedded font program, the appearance XObject's content
+    operators, its /BBox width and height) of the first signed widget."""
+    with pikepdf.open(BytesIO(pdf)) as doc:
+        widget = next(a for a in doc.pages[0].Annots if a.get("/FT") == "/Sig" and "/V" in a)
+        appearance = widget.AP.N
+        cid_font = next(iter(appearance.Resources.Font.values())).DescendantFonts[0]
+        widths: dict[int, float] = {}
+        w = list(cid_font.W)
+        for i in range(0, len(w), 2):
+            for k, value in enumerate(w[i + 1]):
+                widths[int(w[i]) + k] = float(value)
+        program = TTFont(BytesIO(cid_font.FontDescriptor.FontFile2.read_bytes()))
+        ops = [(list(operands), str(op)) for operands, op in
+               pikepdf.parse_content_stream(appearance)]
+        bbox = [float(v) for v in appearance.BBox]
+    return widths, program, ops, [abs(bbox[2] - bbox[0]), abs(bbox[3] - bbox[1])]
+
+
+def test_appearance_widths_match_the_font_and_text_is_not_letter_spaced(
+        test_pki: TestPki, form_pdf: bytes, tmp_path: Path) -> None:
+    label = LABELS.doctor_rsa
+    signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
+                                          [test_pki.cert(label), *test_pki.chain(label)])
+    name = "BS. Khổng Minh Ượng"
+    signed = sign_pdf(form_pdf, SignRequest("doctor", name, role="Bác sĩ điều trị",
+                                            level="B-B"), signer=signer)
+    widths, program, ops, (box_w, _box_h) = _signature_appearance(signed)
+    upem = program["head"].unitsPerEm
+    order, hmtx = program.getGlyphOrder(), program["hmtx"]
+    for cid, width in widths.items():  # CIDToGIDMap /Identity: CID = glyph id
+        assert abs(width - hmtx[order[cid]][0] * 1000 / upem) < 1, cid  # PDF/A 6.2.11.5
+
+    # every line, drawn with the /W widths, fits the box (it overflowed, letter-spaced)
+    scale, x0, size, lines = 1.0, 0.0, 0.0, 0
+    for operands, op in ops:
+        if op == "cm" and not lines:
+            a, e = float(operands[0]), float(operands[4])
+            x0 = x0 + e * scale
+            scale *= a
+        elif op == "Tf":
+            size = float(operands[1])
+        elif op == "TJ":
+            advance = 0.0
+            for item in operands[0]:
+                if isinstance(item, pikepdf.String):
+                    raw = bytes(item)
+                    advance += sum(widths[int.from_bytes(raw[i:i + 2], "big")]
+                                   for i in range(0, len(raw), 2))
+                else:
+                    advance -= float(item)
+            lines += 1
+            assert x0 + advance / 1000 * size * scale <= box_w + 0.5, (lines, advance, box_w)
+    assert lines >= 3  # name, role, date, method
+
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert name in text  # no letters split apart
