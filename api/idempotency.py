@@ -4,7 +4,8 @@ The key is scoped by the caller (token subject, else the credential hash),
 the path and the key. A repeat with the same body replays the stored
 response (header ``Idempotent-Replayed: true``); a repeat with another body
 is refused (422); a repeat while the first is still running gets 409.
-Responses with status ≥ 500 are not stored, so a retry acts again.
+Responses with status ≥ 500 are not stored, so a retry acts again. Database
+reads and writes run on a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
@@ -56,7 +58,7 @@ class IdempotencyMiddleware:
         body = b"".join(chunks)
         body_sha = hashlib.sha256(body).hexdigest()
 
-        stored = store.get(full_scope)
+        stored = await run_in_threadpool(store.get, full_scope)  # never on the event loop
         if stored is not None:
             if stored.request_sha256 != body_sha:
                 await problem(422, "idempotency.key_reused",
@@ -107,7 +109,7 @@ class IdempotencyMiddleware:
                 result = StoredResponse(body_sha, captured["status"], captured["headers"],
                                         b"".join(captured["body"]))
         finally:
-            store.finish(full_scope, result)
+            await run_in_threadpool(store.finish, full_scope, result)
 
     def _caller(self, authorization: str) -> str:
         scheme, _, token = authorization.partition(" ")

@@ -9,18 +9,23 @@ signature, ``iss``, ``aud``, ``exp``, ``iat`` and ``sub``.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
 
 from api.auth.keys import TokenKeyRing
 from core.errors import Unauthorized
 
 ALLOWED_ALGS = frozenset({"RS256", "ES256"})
 MAX_TOKEN_BYTES = 8 * 1024
+VERIFIED_CACHE_SIZE = 4096
+"""Tokens whose signature and claims were checked, kept until they expire (a client
+sends the same token with every request: the check is done once, not per request)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.ttl_s = ttl_s
+        self._verified: OrderedDict[str, tuple[Principal, float, str]] = OrderedDict()
+        self._public: dict[str, Any] = {}
+        """kid → the jose key object, parsed once."""
+        self._lock = threading.Lock()
 
     def issue(self, principal: Principal, *, ttl_s: int | None = None) -> tuple[str, int]:
         now = int(time.time())
@@ -89,6 +98,32 @@ class TokenService:
     def verify(self, token: str) -> Principal:
         if len(token.encode("utf-8", "surrogatepass")) > MAX_TOKEN_BYTES:
             raise _refuse("too_large")
+        with self._lock:
+            hit = self._verified.get(token)
+        if hit is not None:
+            principal, exp, kid = hit
+            # still unexpired (same leeway as the full check) and its key not retired
+            if time.time() < exp + 30 and self.ring.get(kid) is not None:
+                return principal
+            with self._lock:
+                self._verified.pop(token, None)
+        principal, exp, kid = self._verify_fully(token)
+        with self._lock:
+            self._verified[token] = (principal, exp, kid)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _public_key(self, key: Any) -> Any:
+        with self._lock:
+            cached = self._public.get(key.kid)
+        if cached is None:
+            cached = jwk.construct(key.public_pem.decode(), key.alg)
+            with self._lock:
+                self._public[key.kid] = cached
+        return cached
+
+    def _verify_fully(self, token: str) -> tuple[Principal, float, str]:
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as e:
@@ -105,7 +140,7 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token,
-                key.public_pem.decode(),
+                self._public_key(key),
                 algorithms=[key.alg],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -131,6 +166,6 @@ class TokenService:
                 department=claims.get("hsba:department"),
                 token_id=str(claims.get("jti", "")),
                 scopes=tuple(str(claims.get("scope", "")).split()),
-            )
+            ), float(claims["exp"]), str(kid)
         except KeyError as e:
             raise _refuse("missing_claim") from e

@@ -149,3 +149,43 @@ def test_jwks_and_key_rotation(api_env: ApiEnv) -> None:
     ring.retire(old_kid)
     assert _me(env, old_token) == 401
     assert _me(env, new_token) == 200
+
+
+def test_a_checked_token_is_remembered_only_while_valid(tmp_path, monkeypatch) -> None:
+    """The verified-token cache (one full check per token, not per request) still refuses
+    a token once it expires or once its signing key is retired."""
+    import pytest
+
+    from api.auth import tokens
+    from api.auth.keys import TokenKeyRing
+    from api.auth.tokens import Principal, TokenService
+    from core.errors import Unauthorized
+
+    ring = TokenKeyRing(tmp_path / "keys")
+    service = TokenService(ring, issuer="iss", audience="aud", ttl_s=60)
+    principal = Principal("acc-1", "70001", "clinician", "staff")
+    token, _ = service.issue(principal)
+    calls = []
+    full = service._verify_fully
+    monkeypatch.setattr(service, "_verify_fully", lambda t: calls.append(t) or full(t))
+    assert service.verify(token).subject == service.verify(token).subject == "acc-1"
+    assert len(calls) == 1, "the second request is answered from the cache"
+
+    later = time.time() + 60 + 31  # past exp plus the leeway
+
+    class Later:
+        @staticmethod
+        def time() -> float:
+            return later
+
+    monkeypatch.setattr(tokens, "time", Later)
+    service.verify(token)  # jose's own clock still finds it valid; the cache must not answer
+    assert len(calls) == 2, "an expired cache entry goes back to the full check"
+    monkeypatch.undo()
+
+    token2, _ = service.issue(principal)
+    assert service.verify(token2).subject == "acc-1"
+    ring.rotate()
+    ring.retire(jwt.get_unverified_header(token2)["kid"])
+    with pytest.raises(Unauthorized):
+        service.verify(token2)

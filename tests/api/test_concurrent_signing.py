@@ -107,3 +107,47 @@ def test_sixteen_concurrent_create_sign_archive_never_500(real_api: Any) -> None
         assert info.status == "archived" and info.current_version == 1
     report = services.audit.verify()
     assert report.ok, report.to_dict()
+
+
+def test_shared_certificates_are_parsed_before_threads_share_them(tmp_settings: Any) -> None:
+    """asn1crypto parses lazily and is not thread-safe: sixteen threads touching a fresh
+    certificate at once saw KeyError/IndexError (the 500 under load). The services hand
+    out signers, TSA and trust anchors fully parsed; then concurrent use is clean."""
+    from asn1crypto import x509
+
+    from workflow.services import preparse_asn1
+
+    services = Services.from_settings(tmp_settings)
+    try:
+        seed_demo(services)
+        key_id = services.accounts.find("staff", "bs.an").key_id  # type: ignore[union-attr]
+        signer = services.keystore.signer_for(key_id)
+        tsa = services.timestampers()[0]
+        shared = [signer.signing_cert, *signer.cert_registry, tsa.tsa_cert,
+                  *services.trust_roots]
+        assert all(c._native is not None for c in shared)  # parsed: nothing lazy left
+        der = signer.signing_cert.dump()
+    finally:
+        services.close()
+
+    errors: list[str] = []
+
+    def touch(cert: x509.Certificate, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            cert.native  # noqa: B018
+            cert.critical_extensions  # noqa: B018
+            cert["tbs_certificate"]["extensions"].native  # noqa: B018
+        except Exception as e:  # noqa: BLE001 - counted
+            errors.append(type(e).__name__)
+
+    for _ in range(100):
+        cert = x509.Certificate.load(der)
+        preparse_asn1(cert)
+        barrier = threading.Barrier(CLIENTS)
+        threads = [threading.Thread(target=touch, args=(cert, barrier)) for _ in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
