@@ -96,7 +96,22 @@ class DurableQueue:
             min_size=1, max_size=4))
         self._opened = False
         self._lock = threading.Lock()
+        self._periodic = periodic
+        self._extra: set[str] = set()
         self._register(periodic)
+
+    def add_job(self, name: str, fn: Callable[[], object], *, cron: str | None = None) -> None:
+        """Another package's job (e.g. polling a remote-signing provider): ``fn()`` runs on
+        a worker when deferred by ``name``, and at each ``cron`` tick (5 or 6 fields, UTC)
+        when given. Register it in the worker process before :meth:`run_worker`."""
+
+        def job(timestamp: int | None = None) -> object:
+            return fn()
+
+        task = self.app.task(name=f"hsba.{name}", queue=QUEUE)(job)
+        if cron and self._periodic:
+            self.app.periodic(cron=cron, periodic_id=name)(task)
+        self._extra.add(name)
 
     # --- schema -------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -120,7 +135,7 @@ class DurableQueue:
         that lock waits: None when one already does. Returns the job id."""
         from procrastinate.exceptions import AlreadyEnqueued
 
-        if job not in JOBS:
+        if job not in JOBS and job not in self._extra:
             raise ValueError(f"unknown job {job}")
         self._open()
         try:

@@ -178,3 +178,23 @@ def test_a_webhook_emitted_by_the_api_process_is_delivered_by_a_worker(
     assert [r["data"]["document_id"] for r in _Receiver.received] == ["doc-q-1"]
     [delivery] = hub.deliveries("70001", sub.id)
     assert delivery.status == "delivered" and delivery.attempts == 1
+
+
+@pytest.mark.services
+def test_another_package_adds_a_job(services: Services) -> None:
+    """``DurableQueue.add_job``: a job of another package (remote-signing polling) runs on
+    a worker when deferred; here the worker runs in this process until the queue is empty."""
+    from workflow.scheduler import QUEUE, DurableQueue
+
+    queue = DurableQueue(services.engine, periodic=False)
+    runs: list[int] = []
+    queue.add_job("test_poll", lambda: runs.append(1))
+    job_id = queue.defer("test_poll")
+    assert job_id is not None and queue.status(job_id) == ("todo", 0)
+    with pytest.raises(ValueError):
+        queue.defer("no_such_job")
+    try:
+        queue.app.run_worker(queues=[QUEUE], wait=False, install_signal_handlers=False)
+    finally:
+        queue.close()
+    assert runs == [1] and queue.status(job_id) == ("succeeded", 1)
