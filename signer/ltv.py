@@ -18,18 +18,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from io import BytesIO
+from typing import Any
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko_certvalidator import errors as cv_errors
 
 from core.errors import HsbaError, InvalidInput, SigningError, UnavailableError
+from signer.revisions import async_add_document_timestamp
 from signer.revocation import RevocationSource
 from signer.timestamps import timestamper_for
 
@@ -82,25 +83,34 @@ async def _dss_then_timestamp(
     pdf: bytes, signatures: Sequence[EmbeddedPdfSignature], timestamper: TimeStamper,
     revocation: RevocationSource, md_algorithm: str,
 ) -> bytes:
-    """One incremental revision: DSS entries for ``signatures`` (one validation
-    context each), the new timestamp's own TSA data, then the document timestamp."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    try:
+    """One lean incremental revision (``signer.revisions``): DSS entries for
+    ``signatures`` (one validation context each), the new timestamp's own TSA data,
+    then the document timestamp, reserved to fit."""
+    reader = _read(pdf)
+    known = list(DocumentSecurityStore.read_dss(reader).load_certs()) \
+        if "/DSS" in reader.root else []
+
+    def context() -> Any:
+        # a B-LT/B-LTA CMS carries only its signing certificate: paths need the DSS's
+        ctx = revocation.validation_context()
+        ctx.certificate_registry.register_multiple(known)
+        return ctx
+
+    async def add_signatures_dss(writer: IncrementalPdfFileWriter) -> None:
         for sig in signatures:
-            context = revocation.validation_context()  # its own: its own DSS entries
-            paths = await collect_validation_info(sig, context)
+            sig_context = context()  # its own: its own DSS entries
+            paths = await collect_validation_info(sig, sig_context)
             DocumentSecurityStore.supply_dss_in_writer(
-                writer, None, paths=paths, validation_context=context
+                writer, None, paths=paths, validation_context=sig_context
             )
-        output = await PdfTimeStamper(timestamper).async_timestamp_pdf(
-            writer, md_algorithm, revocation.validation_context(), in_place=True,
-            dss_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
-        )
+
+    try:
+        return await async_add_document_timestamp(
+            pdf, timestamper, context(), md_algorithm=md_algorithm,
+            prepare=add_signatures_dss)
     except (HsbaError, PyHankoSigningError, cv_errors.PathValidationError,
             cv_errors.PathBuildingError, OSError, TimeoutError) as e:
         raise _wrap(e) from e
-    output.seek(0)
-    return bytes(output.read())
 
 
 async def async_extend_to_lta(

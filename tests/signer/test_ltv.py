@@ -49,3 +49,19 @@ def test_b_lta_signing_uses_two_revisions(signer_pki, form_pdf):
                       signer=signer_pki.signer("doctor-ec"),
                       timestampers=[signer_pki.timestamper()], revocation=signer_pki.revocation())
     assert _revisions(signed) == _revisions(form_pdf) + 2
+
+
+def test_b_lt_signature_whose_cms_has_no_chain_extends_to_lta(signer_pki, form_pdf):
+    """A B-LT CMS carries only its signing certificate (the chain is in the DSS):
+    extending it builds the path from the DSS and still validates offline. The
+    revocation source knows only the root (like the services profile)."""
+    from signer.revocation import OnlineRevocationSource
+
+    ts, rev = signer_pki.timestamper(), OnlineRevocationSource([signer_pki.root], timeout_s=5)
+    doc = sign_pdf(form_pdf, SignRequest("doctor", "Nguyễn Văn An", level="B-LT", certify=True),
+                   signer=signer_pki.signer("doctor-rsa"), timestampers=[ts], revocation=rev)
+    sig = PdfFileReader(BytesIO(doc)).embedded_regular_signatures[0]
+    assert len(sig.signed_data["certificates"]) == 1
+    lta = extend_to_lta(doc, timestampers=[ts], revocation=rev)
+    assert _revisions(lta) == _revisions(doc) + 1
+    checks.assert_ades_passed(lta, signer_pki.root, "B-LTA", 1)
