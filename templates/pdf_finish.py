@@ -149,7 +149,7 @@ def _add_signature_fields(pdf: pikepdf.Pdf, fields: list[SignatureFieldSpec]) ->
 
 
 # A TJ array made only of hex strings and numbers (what WeasyPrint writes).
-_TJ_ARRAY = re.compile(rb"\[(?:<[0-9A-Fa-f]*>|-?[0-9.]+)+\] ?TJ")
+_TJ_ARRAY = re.compile(rb"\[(?:<[0-9A-Fa-f]*+>|-?[0-9.]++)++\] ?TJ")
 
 
 def _merge_zero_kerns(match: re.Match[bytes]) -> bytes:

@@ -1,11 +1,14 @@
 """Render a clinical form to PDF/A-3b: validate → Jinja2 HTML → WeasyPrint → finish with pikepdf.
 
 The finishing step (``templates.pdf_finish``) writes the XMP, embeds ``data.json``
-as an associated file and lays out one empty signature field per signature
-block, all in the same single revision, before anyone signs.
+as an associated file, lays out one empty signature field per signature block and draws
+the verification QR code into the box the layout reserved for it, all in the same single
+revision, before anyone signs; it also compacts fonts, colour profile and content.
 
-Costly objects (Jinja2 environment, parsed stylesheet, font configuration) are
-built on first use and kept: never at import time.
+Costly objects (Jinja2 environment, parsed stylesheet, font configuration) are built on
+first use and kept, never at import time; they depend on the template version only, never
+on patient data. The form HTML is parsed with libxml2 (lxml), not WeasyPrint's pure-Python
+HTML5 parser (same pages for hsba's templates, tested).
 """
 
 from __future__ import annotations
