@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain, AuditRecord
+from archive.group_commit import GroupCommit
 from archive.index import RecordsIndex
 from archive.keys import object_key
 from archive.models import Document, DocumentVersion, PendingIngest
@@ -142,6 +143,8 @@ class Archiver:
         self.audit = audit or AuditChain(index.engine)
         self._tenants: set[str] = set()
         """Tenant ids known to be committed (saves a query per batch)."""
+        self._group: GroupCommit[IngestItem, IngestReceipt] = GroupCommit(
+            lambda batch: self.archive_documents(batch, max_workers=min(8, len(batch))))
 
     # -- step 1: intent -----------------------------------------------------------------
     def _record_intents(self, items: Sequence[IngestItem]) -> list[Intent | IngestReceipt]:
@@ -214,8 +217,11 @@ class Archiver:
 
     # -- public ---------------------------------------------------------------------------
     def archive_document(self, item: IngestItem) -> IngestReceipt:
-        """Store one version durably; returns only once it is acknowledged."""
-        return self.archive_documents([item], max_workers=1)[0]
+        """Store one version durably; returns only once it is acknowledged.
+
+        Concurrent calls share batches (``archive.group_commit``); an idle call runs alone.
+        """
+        return self._group.submit(item)
 
     def archive_documents(self, items: Sequence[IngestItem], *,
                           max_workers: int = 8) -> list[IngestReceipt]:

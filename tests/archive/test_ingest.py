@@ -164,3 +164,22 @@ def test_one_batch_with_two_versions_of_a_new_document(archiver: Archiver) -> No
     # a later version of an existing document goes through the ORM (row_version raised)
     archiver.archive_document(_item("doc-twice", b"%PDF third"))
     assert archiver.index.get("doc-twice").row_version == 2
+
+
+def test_batch_completed_meanwhile_by_reconcile_is_acknowledged_once(
+        archiver: Archiver) -> None:
+    """Reconcile finishes a stored intent while its ingest is still running: the ingest
+    answers from the version row (duplicate) and nothing is registered twice."""
+    from archive.ingest import reconcile
+
+    items = [_item("doc-race", b"%PDF race"), _item("doc-calm", b"%PDF calm")]
+    prepared = archiver._prepare(items, 2)
+    assert len(reconcile(archiver, min_age_s=0).completed) == 2
+    receipts = archiver._finish(items, *prepared)
+    assert [(r.document_id, r.version, r.duplicate) for r in receipts] == [
+        ("doc-race", 1, True), ("doc-calm", 1, True)]
+    assert all(r.version_id == v.version_id for r, v in zip(
+        receipts, [archiver.index.versions(d)[0] for d in ("doc-race", "doc-calm")],
+        strict=True))
+    assert [e.action for e in archiver.audit.entries()] == ["create", "create", "reconcile"]
+    assert check_archive(archiver.index, archiver.store).ok
