@@ -25,6 +25,7 @@ import jinja2
 
 from core.errors import InvalidInput
 from templates import catalogue
+from templates.glyph_coverage import unprintable_characters
 from templates.qr import PLACEHOLDER_SVG_URI, qr_svg_data_uri
 from templates.validation import nfc, validate_form_data
 from templates.vn_format import FILTERS
@@ -123,6 +124,12 @@ def form_html(form_code: str, data: dict[str, Any], *, document_id: str, verify_
                            "Form data must be a JSON object.")
     data = nfc(data)
     validate_form_data(form_code, fv.schema, data)
+    unprintable = unprintable_characters(data)
+    if unprintable:
+        raise InvalidInput("form.invalid_data",
+                           f"Dữ liệu biểu mẫu '{form_code}' có ký tự không in được.",
+                           f"Form '{form_code}' data has characters that cannot be printed.",
+                           details=unprintable)
     document_id = nfc(document_id)
     form = {**fv.meta, "code": fv.info.code, "version": fv.info.version}
     qr_svg = ""

@@ -206,3 +206,22 @@ def test_mask_penalty_scores_like_qrcode_and_picks_the_same_mask():
         for pattern in range(8):
             qr.makeImpl(True, pattern)
             assert mask_penalty(qr.modules) == qrcode.util.lost_point(qr.modules)
+
+
+def test_characters_no_font_can_print_are_refused_per_field(tmp_path):
+    """CJK ideographs are not in any font installed for the forms: a per-field error and
+    no file, instead of empty .notdef boxes (forbidden by PDF/A-2/3 6.2.11.8)."""
+    from core.errors import InvalidInput
+    from templates.pdfa import check_pdfa
+
+    data = sample_data("prescription")
+    data["medicines"][1]["directions"] = "Uống sau ăn 漢字"
+    with pytest.raises(InvalidInput) as err:
+        render_form("prescription", data, document_id=DOC, verify_url=URL)
+    assert [d["field"] for d in err.value.details] == ["medicines[1].directions"]
+    assert "U+6F22" in err.value.details[0]["message_en"]
+    assert "U+6F22" in err.value.details[0]["message_vi"]
+    data["medicines"][1]["directions"] = "Uống ≥ 2 lít → ½ viên ✓"  # DejaVu covers these
+    r = render_form("prescription", data, document_id=DOC, verify_url=URL)
+    assert check_pdfa(r.pdf).verdict == "PASS"
+    assert "Uống ≥ 2 lít → ½ viên ✓" in _text(r.pdf, tmp_path, "ok")
