@@ -163,7 +163,10 @@ class WebhookHub:
         scheduler's next turn."""
         queue = self._s.queue
         if queue is not None:
-            queue.defer("deliver_webhooks", queueing_lock="webhooks-now")
+            try:
+                queue.defer("deliver_webhooks", queueing_lock="webhooks-now")
+            except Exception:  # the deliveries are stored: the periodic sweep posts them
+                log.warning("could not queue webhook delivery", exc_info=True)
             return
         sched = self._s.__dict__.get("scheduler")
         if sched is not None:
