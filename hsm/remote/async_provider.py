@@ -159,7 +159,8 @@ class AppConfirmedSigning:
         tx = self._load(transaction_id)
         if tx.status != "pending":
             return self._outcome(tx)
-        return await self.apply(transaction_id, await self.client.status(tx.tran_code))
+        return await self.apply(transaction_id, await self.client.status(
+            tx.tran_code, user_id=tx.user_id))
 
     async def poll_pending(self, older_than: timedelta = timedelta(0)) -> list[Outcome]:
         """Poll once every transaction pending for longer than ``older_than`` (the

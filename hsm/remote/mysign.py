@@ -110,11 +110,11 @@ class MySignClient:
         code = str(data.get("transactionId") or "")
         if not code:
             raise provider_error("signHash", data.get("message"))
-        return f"{user_id}:{code}"  # the subscriber is needed to poll (per-user token)
+        return code
 
-    async def status(self, tran_code: str) -> ProviderResult:
-        user_id, _, code = tran_code.partition(":")
-        data = await self._post("requests/status", {"transactionId": code},
+    async def status(self, tran_code: str, *, user_id: str = "") -> ProviderResult:
+        """Polled with the subscriber's own token (MySign tokens are per subscriber)."""
+        data = await self._post("requests/status", {"transactionId": tran_code},
                                 await self._token(user_id))
         status = data.get("status")
         if status == STATUS_DONE:

@@ -102,7 +102,10 @@ class AppConfirmedProvider(Protocol):
         provider's code for the request."""
         ...
 
-    async def status(self, tran_code: str) -> ProviderResult: ...
+    async def status(self, tran_code: str, *, user_id: str = "") -> ProviderResult:
+        """The request's state; ``user_id`` for providers that authenticate per
+        subscriber."""
+        ...
 
 
 class PendingStore(Protocol):

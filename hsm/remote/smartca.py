@@ -72,7 +72,7 @@ class SmartCaClient:
             raise provider_error("sign", data.get("message"))
         return str(tran_code)
 
-    async def status(self, tran_code: str) -> ProviderResult:
+    async def status(self, tran_code: str, *, user_id: str = "") -> ProviderResult:
         data = await self._post(f"v1/signatures/sign/{tran_code}/status", {})
         return parse_result(data)
 

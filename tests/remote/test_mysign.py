@@ -41,7 +41,7 @@ def test_several_documents_one_confirmation(mysign: tuple[MySignDouble, str], on
     signing = _signing(url, tmp_path / "pending")
     tx = asyncio.run(signing.request(USER_ID, [DocumentToSign(f"d{i}", one_pdf, "BacSi")
                                                for i in range(3)]))
-    code = tx.tran_code.partition(":")[2]
+    code = tx.tran_code
     assert [d["document_id"] for d in double.requests[code]["documents"]] == ["d0", "d1", "d2"]
     assert asyncio.run(signing.complete(tx.transaction_id)).status == "pending"  # 4000
     double.confirm(code)
@@ -66,11 +66,11 @@ def test_refusals_leave_documents_unsigned(mysign: tuple[MySignDouble, str], one
     double, url = mysign
     signing = _signing(url, tmp_path / "pending")
     tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", one_pdf, "BacSi")]))
-    double.set_status(tx.tran_code.partition(":")[2], status)
+    double.set_status(tx.tran_code, status)
     outcome = asyncio.run(signing.complete(tx.transaction_id))
     assert outcome.status == expected and outcome.signed == {}
     assert "NOT signed" in outcome.message_en
-    double.confirm(tx.tran_code.partition(":")[2])  # too late: nothing changes
+    double.confirm(tx.tran_code)  # too late: nothing changes
     assert asyncio.run(signing.complete(tx.transaction_id)).status == expected
 
 
@@ -79,7 +79,7 @@ def test_a_new_process_finishes_from_the_store(mysign: tuple[MySignDouble, str],
     double, url = mysign
     tx = asyncio.run(_signing(url, tmp_path / "pending").request(
         USER_ID, [DocumentToSign("d", one_pdf, "BacSi")]))
-    double.confirm(tx.tran_code.partition(":")[2])
+    double.confirm(tx.tran_code)
     logins = double.logins
     outcome = asyncio.run(_signing(url, tmp_path / "pending").complete(tx.transaction_id))
     assert outcome.status == "completed" and double.logins == logins + 1  # logged in again
