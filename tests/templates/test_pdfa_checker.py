@@ -117,6 +117,20 @@ def test_features_without_implemented_rules_are_not_checked(form_pdf):
     assert check_pdfa(form_pdf).not_checked == []
 
 
+def test_transparency_blending_space_must_match_the_output_intent(form_pdf):
+    """6.2.10 (PDF/A-2/3): a CMYK page group with an sRGB output intent; transparency on a
+    page with neither a PDF/A output intent nor a page group colour space."""
+    def cmyk_group(d):
+        d.pages[0].obj.Group = pikepdf.Dictionary(S=pikepdf.Name.Transparency,
+                                                  CS=pikepdf.Name.DeviceCMYK)
+    assert "6.2.10" in _clauses(_mutate(form_pdf, cmyk_group))
+
+    def half_opacity_without_intent(d):
+        del d.Root["/OutputIntents"]
+        d.pages[0].Resources.ExtGState.a1.ca = 0.5
+    assert "6.2.10" in _clauses(_mutate(form_pdf, half_opacity_without_intent))
+
+
 def test_encryption_fails(form_pdf):
     with pikepdf.open(io.BytesIO(form_pdf)) as doc:
         out = io.BytesIO()
