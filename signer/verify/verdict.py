@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+from pyhanko.sign.validation.status import ModificationInfo
 
 from signer.verify import explain, rendering, structure
 from signer.verify.model import Finding, PdfaStatus, SignatureReport, VerificationReport
@@ -42,7 +43,7 @@ def start_rendering(pdf: bytes, regular: list[Any]) -> rendering.RevisionRendere
     for emb in regular:
         try:
             emb.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)  # shared, computed once
-            level = emb.summarise_integrity_info().get("modification_level")
+            level = ModificationInfo(**emb.summarise_integrity_info()).modification_level
             end = int(emb.byte_range[2]) + int(emb.byte_range[3])
         except Exception as e:  # noqa: BLE001 - validation reports it; nothing to prefetch
             log.debug("no rendering prefetch for %s: %s", getattr(emb, "field_name", "?"), e)

@@ -84,3 +84,31 @@ def test_renderer_closed_early_leaves_no_process(three_signatures: bytes) -> Non
     rr.prefetch([len(three_signatures) // 2, len(three_signatures) // 3])
     rr.close()
     assert not rr._running
+
+
+def test_only_revisions_followed_by_allowed_changes_are_rendered_ahead(
+        pki: TestPki, three_signatures: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three signatures: the first two are followed by form filling (the later
+    signatures) and are rendered ahead; the last is followed only by validation
+    data and a document timestamp, so nothing is rendered for it; a single
+    B-LTA signature renders nothing at all."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from signer.verify import verdict
+
+    started: list[list[int]] = []
+    prefetch = rendering.RevisionRenderer.prefetch
+    monkeypatch.setattr(rendering.RevisionRenderer, "prefetch",
+                        lambda self, ends: (started.append(list(ends)), prefetch(self, ends))[1])
+    regular = PdfFileReader(BytesIO(three_signatures)).embedded_regular_signatures
+    renderer = verdict.start_rendering(three_signatures, regular)
+    assert renderer is not None
+    renderer.close()
+    ends = [int(e.byte_range[2]) + int(e.byte_range[3]) for e in regular]
+    assert started == [ends[:2]]
+    single = documents.sign(documents.base_form(), pki, who="doctor", field="doctor",
+                            level="B-LTA")
+    assert verdict.start_rendering(
+        single, PdfFileReader(BytesIO(single)).embedded_regular_signatures) is None
