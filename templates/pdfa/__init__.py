@@ -30,6 +30,7 @@ from templates.pdfa import (
     colour,
     coverage,
     fonts,
+    graphics_state,
     metadata,
     structure,
     transparency,
@@ -39,13 +40,13 @@ from templates.pdfa.report import Inspection, PdfaFailure, PdfaReport, Verdict
 __all__ = ["IMPLEMENTED", "PdfaFailure", "PdfaReport", "check_pdfa", "target_clause"]
 log = logging.getLogger(__name__)
 
-RULE_MODULES = (structure, metadata, colour, fonts, transparency, annots, actions,
-                attachments, coverage)
+RULE_MODULES = (structure, metadata, colour, graphics_state, fonts, transparency, annots,
+                actions, attachments, coverage)
 
 IMPLEMENTED: dict[int, frozenset[str]] = {
     1: frozenset({"6.1.2", "6.1.3", "6.1.7", "6.1.11", "6.1.13", "6.2.3.3", "6.4", "6.5.2",
                   "6.5.3", "6.6.1", "6.6.2", "6.7.2", "6.7.3", "6.7.5", "6.7.9", "6.7.11"}),
-    2: frozenset({"6.1.2", "6.1.3", "6.1.12", "6.1.13", "6.2.4.3", "6.2.10", "6.2.11.3.2",
+    2: frozenset({"6.1.2", "6.1.3", "6.1.12", "6.1.13", "6.2.4.3", "6.2.5", "6.2.10", "6.2.11.3.2",
                   "6.3.1", "6.3.2", "6.3.3", "6.4.1", "6.5.1", "6.5.2", "6.6.2.1", "6.6.2.3.1", "6.6.2.3.2",
                   "6.6.2.3.3", "6.6.4", "6.9"}),
 }

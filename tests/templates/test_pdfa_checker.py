@@ -131,6 +131,19 @@ def test_transparency_blending_space_must_match_the_output_intent(form_pdf):
     assert "6.2.10" in _clauses(_mutate(form_pdf, half_opacity_without_intent))
 
 
+def test_transfer_functions_and_halftones_fail(form_pdf):
+    """6.2.5: no TR in an ExtGState; halftones of type 1 or 5, without HalftoneName."""
+    def transfer(d):
+        d.pages[0].Resources.ExtGState.a1.TR = pikepdf.Name.Identity
+    assert "6.2.5" in _clauses(_mutate(form_pdf, transfer))
+
+    def halftone(d):
+        d.pages[0].Resources.ExtGState.a1.HT = pikepdf.Dictionary(
+            Type=pikepdf.Name.Halftone, HalftoneType=6, HalftoneName=pikepdf.String("x"))
+    report = check_pdfa(_mutate(form_pdf, halftone))
+    assert [f.clause for f in report.failures] == ["6.2.5", "6.2.5"]
+
+
 def test_encryption_fails(form_pdf):
     with pikepdf.open(io.BytesIO(form_pdf)) as doc:
         out = io.BytesIO()
