@@ -1,7 +1,8 @@
 """Alembic migrations give exactly the schema the models declare.
 
 ``alembic upgrade head`` on a fresh database, then Alembic's own
-``compare_metadata`` against the archive, EMR and workflow metadata: no
+``compare_metadata`` against the archive, EMR, workflow and remote-signing
+(CSC state, pending provider transactions) metadata: no
 difference (tables, columns, types, nullability, indexes, unique constraints,
 foreign keys). Run on PostgreSQL (production) and SQLite (embedded default).
 """
@@ -16,13 +17,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect
 
+from api.csc.state import metadata as csc_metadata
+from api.remote.pending_db import metadata as remote_metadata
 from archive.db import make_engine, upgrade
 from archive.models import Base
 from emr.models import EmrBase
 from tests.archive.conftest import new_pg_database
 from workflow.db import metadata as workflow_metadata
 
-METADATA: list[MetaData] = [Base.metadata, EmrBase.metadata, workflow_metadata]
+METADATA: list[MetaData] = [Base.metadata, EmrBase.metadata, workflow_metadata, csc_metadata,
+                            remote_metadata]
 
 
 def _differences(url: str) -> list[Any]:

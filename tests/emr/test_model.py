@@ -27,14 +27,17 @@ FORMS = Path(__file__).resolve().parents[2] / "templates" / "forms"
 
 def test_migrations_match_models(emr_url: str) -> None:
     """The migrations create the EMR tables as declared (with the archive's and, since
-    migration 0005, the workflow's: the database holds all three)."""
+    migration 0005, the workflow's, since 0006 the remote-signing tables: one database)."""
+    from api.csc.state import metadata as csc_metadata
+    from api.remote.pending_db import metadata as remote_metadata
     from workflow.db import metadata as workflow_metadata
 
     engine = make_engine(emr_url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn)
-            diff = compare_metadata(ctx, [Base.metadata, m.EmrBase.metadata, workflow_metadata])
+            diff = compare_metadata(ctx, [Base.metadata, m.EmrBase.metadata, workflow_metadata,
+                                         csc_metadata, remote_metadata])
     finally:
         engine.dispose()
     assert diff == []
