@@ -170,13 +170,16 @@ class DurableQueue:
                 self._opened = False
 
     # --- working (``hsba worker``) ---------------------------------------------------------
-    def run_worker(self, services: Any, *, concurrency: int = 1, name: str | None = None) -> None:
-        """Run jobs until SIGTERM/SIGINT (graceful: the running job finishes)."""
+    def run_worker(self, services: Any, *, concurrency: int = 1, name: str | None = None,
+                   until_empty: bool = False) -> None:
+        """Run jobs until SIGTERM/SIGINT (graceful: the running job finishes), or with
+        ``until_empty`` until no job is due (no signal handlers: any thread)."""
         self.ensure_schema()
         self._services = services
-        self.app.run_worker(queues=[QUEUE], concurrency=concurrency, name=name, wait=True,
-                            install_signal_handlers=True, listen_notify=True,
-                            delete_jobs="never", fetch_job_polling_interval=2.0)
+        self.app.run_worker(queues=[QUEUE], concurrency=concurrency, name=name,
+                            wait=not until_empty, install_signal_handlers=not until_empty,
+                            listen_notify=True, delete_jobs="never",
+                            fetch_job_polling_interval=2.0)
 
     def _register(self, periodic: bool) -> None:
         """Each job a procrastinate task ``hsba.<job>``; periodic ticks pass ``timestamp``."""

@@ -184,7 +184,7 @@ def test_a_webhook_emitted_by_the_api_process_is_delivered_by_a_worker(
 def test_another_package_adds_a_job(services: Services) -> None:
     """``DurableQueue.add_job``: a job of another package (remote-signing polling) runs on
     a worker when deferred; here the worker runs in this process until the queue is empty."""
-    from workflow.scheduler import QUEUE, DurableQueue
+    from workflow.scheduler import DurableQueue
 
     queue = DurableQueue(services.engine, periodic=False)
     runs: list[int] = []
@@ -194,7 +194,50 @@ def test_another_package_adds_a_job(services: Services) -> None:
     with pytest.raises(ValueError):
         queue.defer("no_such_job")
     try:
-        queue.app.run_worker(queues=[QUEUE], wait=False, install_signal_handlers=False)
+        queue.run_worker(services, until_empty=True)
     finally:
         queue.close()
     assert runs == [1] and queue.status(job_id) == ("succeeded", 1)
+
+
+@pytest.mark.services
+def test_a_job_whose_worker_died_mid_run_is_run_again_once(services: Services) -> None:
+    """A worker takes a job and dies (its heartbeat stops): the periodic
+    ``retry_stalled_jobs`` puts the job back and the next worker runs it, once."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from workflow.scheduler import QUEUE, DurableQueue
+
+    queue = DurableQueue(services.engine, periodic=False)
+    marker = f"test-{uuid.uuid4().hex[:8]}"
+    job_id = queue.defer("integrity_sweep", requested_by=marker)
+    assert job_id is not None
+    manager = queue.app.job_manager
+
+    async def take_and_die() -> int:
+        async with queue.app.open_async():
+            worker_id = await manager.register_worker()
+            job = await manager.fetch_job([QUEUE], worker_id)
+            assert job is not None and job.id == job_id
+            return worker_id
+
+    dead = asyncio.run(take_and_die())
+    assert queue.status(job_id)[0] == "doing"
+    with services.engine.begin() as conn:  # the dead worker's last heartbeat, an hour ago
+        conn.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - "
+                          "interval '1 hour' WHERE id = :id"), {"id": dead})
+
+    async def retry() -> int:
+        async with queue.app.open_async():
+            return int(await queue.app.tasks["hsba.retry_stalled_jobs"].func())
+
+    assert asyncio.run(retry()) == 1
+    assert queue.status(job_id)[0] == "todo"
+    try:  # the next worker (in this process, until the queue is empty)
+        queue.run_worker(services, until_empty=True)
+    finally:
+        queue.close()
+    assert queue.status(job_id)[0] == "succeeded"
+    assert _sweeps(services, marker) == 1
