@@ -2,14 +2,19 @@
 
 TEST ONLY. Started by ``scripts/test-services.sh``; listens on 127.0.0.1 only.
 
-This is ``certomancer --config tests/pki/pki.yml --key-root . animate`` with three
+This is ``certomancer --config tests/pki/pki.yml --key-root . animate`` with four
 additions the test suite and the benchmarks need:
 
 - a threaded server (the stock ``animate`` answers one request at a time);
 - an artificial latency before every PKI answer, to make benchmarks realistic:
   ``--delay-ms`` / ``HSBA_TEST_PKI_DELAY_MS`` at start, or at run time with
   ``POST /_hsba/delay?ms=N`` (``GET /_hsba/delay`` reads it);
-- ``GET /_hsba/health``, answered without touching the PKI.
+- ``GET /_hsba/health``, answered without touching the PKI;
+- signing keys parsed once: certomancer's crypto backend re-parses (and pyca
+  re-validates) the PEM/DER private key for every TSA token, OCSP response and CRL,
+  ~60 ms of CPU per token here. A production TSA keeps its key loaded in an HSM;
+  the test TSA runs on the same two cores as the code under test, so its per-token
+  CPU would count as hsba's latency in the benchmarks. Same signatures, same keys.
 """
 
 from __future__ import annotations
@@ -71,6 +76,44 @@ class LatencyMiddleware:
         return self.app(environ, start_response)
 
 
+def install_key_cache() -> None:
+    """Make certomancer sign with keys parsed once (see the module docstring)."""
+    from certomancer import crypto_utils
+
+    base = crypto_utils.PycaCryptographyBackend
+
+    class CachedKeyBackend(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            self._keys: dict[bytes, Any] = {}
+            self._lock = threading.Lock()
+
+        def _key(self, private_key: Any) -> Any:
+            from cryptography.hazmat.primitives import serialization
+
+            der = private_key.dump()
+            with self._lock:
+                key = self._keys.get(der)
+                if key is None:
+                    key = self._keys[der] = serialization.load_der_private_key(der, None)
+            return key
+
+        def generic_sign(self, private_key: Any, tbs_bytes: bytes, sd_algo: Any) -> bytes:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+            algo = sd_algo.signature_algo
+            key = self._key(private_key)
+            if algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
+                digest = getattr(hashes, sd_algo.hash_algo.upper())()
+                return bytes(key.sign(tbs_bytes, padding.PKCS1v15(), digest))
+            if algo == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
+                digest = getattr(hashes, sd_algo.hash_algo.upper())()
+                return bytes(key.sign(tbs_bytes, ec.ECDSA(digest)))
+            return bytes(super().generic_sign(private_key, tbs_bytes, sd_algo))
+
+    crypto_utils.CRYPTO_BACKEND = CachedKeyBackend()
+
+
 def build_app(config: Path, key_root: Path, delay_ms: int) -> LatencyMiddleware:
     import yaml
     from certomancer.integrations.animator import Animator, AnimatorArchStore
@@ -80,6 +123,7 @@ def build_app(config: Path, key_root: Path, delay_ms: int) -> LatencyMiddleware:
         yaml.safe_load(config.read_text(encoding="utf-8")), key_search_dir=str(key_root),
         lazy_load_keys=True,  # pyca validates each RSA key for ~0.2 s: load on demand
     )
+    install_key_cache()
     animator = Animator(AnimatorArchStore(cfg.pki_archs), with_web_ui=True)
     return LatencyMiddleware(animator, delay_ms)
 
