@@ -2,7 +2,10 @@
 
 ``create_app(settings)`` builds nothing heavy itself: the lifespan opens the
 workflow :class:`~workflow.services.Services` (database, store, keystore,
-PKI, policies) and the token-signing key ring, and closes them on shutdown.
+PKI, policies) and the token-signing key ring, and closes them on shutdown. With
+``HSBA_REMOTE_PROVIDER`` set it installs app-confirmed remote signing
+(:func:`api.remote.wiring.install_from_settings`: request routes, provider webhook,
+polling in-process on the embedded default or by ``hsba worker`` on PostgreSQL).
 
 Start-up loads the policies eagerly: a broken policy file stops the service
 with a message naming the file, the line and the problem (in Vietnamese and
@@ -63,6 +66,10 @@ def create_app(
         ring = TokenKeyRing(settings.data_dir / "api-keys")
         app.state.tokens = TokenService(ring, issuer=settings.jwt_issuer,
                                         audience=settings.jwt_audience)
+        if settings.remote_provider != "none":  # app-confirmed remote signing (issue 6)
+            from api.remote.wiring import install_from_settings
+
+            install_from_settings(app, app.state.services)
         scheduler = getattr(app.state.services, "start_background", None)
         if owned and scheduler is not None:
             scheduler()
@@ -96,8 +103,10 @@ def create_app(
         if module is not None:
             app.include_router(module.router)
     from api.csc import router as csc_router  # CSC API v1/v2 (issue 6)
+    from api.remote.requests import router as remote_requests_router
 
     app.include_router(csc_router)
+    app.include_router(remote_requests_router)  # 404 until a provider is configured
     app.include_router(__import__("api.web", fromlist=["router"]).router)  # web pages (issue 9)
 
     app.add_middleware(IdempotencyMiddleware,

@@ -100,6 +100,27 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # --- app-confirmed remote signing (VNPT SmartCA / Viettel MySign shape) ---
+    remote_provider: Literal["none", "smartca", "mysign"] = "none"
+    """The provider whose phone app signers confirm in; ``none`` turns it off."""
+    remote_provider_url: str = ""
+    """The provider's gateway base URL (``https://`` required in production)."""
+    remote_sp_id: str = ""
+    """The integrator's id at the provider (SmartCA ``sp_id``, MySign ``client_id``)."""
+    remote_sp_secret: SecretStr = SecretStr("")
+    """The integrator's secret (SmartCA ``sp_password``, MySign ``client_secret``)."""
+    remote_webhook: bool = True
+    """Accept the provider's signed result notifications on
+    ``/api/v1/remote-signing/callbacks/smartca``; off: results come by polling only."""
+    remote_webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key shared with the provider for the notifications (≥ 16 bytes)."""
+    remote_poll_every_s: float = 30.0
+    """How often the polling job asks the provider about waiting transactions."""
+    remote_poll_older_than_s: float = 60.0
+    """Poll only transactions waiting longer than this (younger ones: the webhook)."""
+    remote_expiry_s: float = 300.0
+    """A transaction the signer has not confirmed by then is expired, documents unsigned."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -133,17 +154,39 @@ class Settings(BaseSettings):
             found.append("default secret key (HSBA_SECRET_KEY)")
         return found
 
+    def remote_signing_problems(self) -> list[str]:
+        """What is wrong with the remote-signing provider's configuration (any
+        environment); production also refuses a provider reached without TLS."""
+        if self.remote_provider == "none":
+            return []
+        found = []
+        if not self.remote_provider_url:
+            found.append("remote signing provider without URL (HSBA_REMOTE_PROVIDER_URL)")
+        elif self.env == "production" and not self.remote_provider_url.startswith("https://"):
+            found.append("remote signing provider without TLS (HSBA_REMOTE_PROVIDER_URL "
+                         "must be https://)")
+        if not self.remote_sp_id or not self.remote_sp_secret.get_secret_value():
+            found.append("remote signing provider without integrator credentials "
+                         "(HSBA_REMOTE_SP_ID, HSBA_REMOTE_SP_SECRET)")
+        if self.remote_webhook and len(self.remote_webhook_secret.get_secret_value()
+                                       .encode()) < 16:
+            found.append("remote signing webhook on without a secret of at least 16 bytes "
+                         "(HSBA_REMOTE_WEBHOOK_SECRET, or HSBA_REMOTE_WEBHOOK=false)")
+        return found
+
     def check_production(self) -> None:
-        """Refuse to run in production with any development adapter."""
+        """Refuse to run in production with any development adapter or an unsafe
+        remote-signing provider (see :meth:`remote_signing_problems`)."""
         if self.env != "production":
             return
-        bad = self.development_adapters()
+        bad = self.development_adapters() + self.remote_signing_problems()
         if bad:
             raise ConfigurationError(
                 "config.development_adapter_in_production",
-                "Cấu hình môi trường production đang dùng thành phần chỉ dành cho phát triển: "
+                "Cấu hình môi trường production đang dùng thành phần chỉ dành cho phát triển "
+                "hoặc thiết lập không an toàn: " + "; ".join(bad),
+                "Production configuration uses development-only adapters or unsafe settings: "
                 + "; ".join(bad),
-                "Production configuration uses development-only adapters: " + "; ".join(bad),
                 details=bad,
             )
 

@@ -46,7 +46,7 @@ def renew_timestamps(services: Any, *, margin_days: int = 180, limit: int = 200,
         try:
             versions = [v for v in services.index.versions(item.document_id) if v.media == "pdf"]
             current = max(versions, key=lambda v: v.n)
-            pdf = bytes(services.store.get(current.object_key))
+            pdf = bytes(services.store.get(current.object_key, version_id=current.version_id))
             new_pdf = asyncio.run(async_retimestamp(
                 pdf, timestampers=services.timestampers(), revocation=services.revocation()))
             info = services.index.get(item.document_id)

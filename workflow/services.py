@@ -279,12 +279,21 @@ def preparse_asn1(*objects: Any) -> None:
 
 class _PreparsedSigners:
     """The keystore, handing out pyHanko signers whose certificates are fully parsed
-    (see :func:`preparse_asn1`); everything else is the keystore's own."""
+    (see :func:`preparse_asn1`); everything else is the keystore's own. Code that
+    needs the key store's concrete type uses :attr:`raw_keystore`."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._done: set[int] = set()
         self._lock = threading.Lock()
+
+    @property
+    def raw_keystore(self) -> Any:
+        """The key store itself (``hsm.pkcs11.Pkcs11Keystore``, ``hsm.software.
+        DevSoftwareKeystore``…), e.g. for ``hsm.prehashed.DigestSigner``, which signs
+        pre-computed hashes by the store's type. Its signers are not pre-parsed: share
+        them between threads only through :meth:`signer_for`."""
+        return self._inner
 
     def signer_for(self, key_id: str, *, pss: bool = False) -> Any:
         signer = self._inner.signer_for(key_id, pss=pss)

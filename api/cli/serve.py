@@ -31,6 +31,13 @@ def _serve(args: argparse.Namespace) -> int:
     from workflow.services import Services
 
     settings = get_settings()
+    try:
+        from api.remote.wiring import provider_client
+
+        provider_client(settings)  # a wrong remote-signing configuration stops it here
+    except HsbaError as e:
+        print(e.message_en if args.lang == "en" else e.message_vi, file=sys.stderr)
+        return 2
     host = args.host or settings.host
     port = args.port or settings.port
     configure_json_logging()

@@ -4,7 +4,11 @@ last time-stamp expires, time-stamped audit checkpoints, integrity sweeps).
 On PostgreSQL it runs the durable queue (procrastinate, ``workflow.scheduler.
 DurableQueue``): jobs deferred by any API instance or scheduled periodically, each run
 by exactly one of the running workers; jobs wait in the database while no worker runs.
-On the embedded default (SQLite) it runs the in-process scheduler. ``--once`` runs
+With a remote-signing provider configured (``HSBA_REMOTE_PROVIDER``) the queue's
+workers also poll it for confirmations (``api.remote.wiring.
+register_polling_on_queue``): once per tick across workers, not in every API instance.
+On the embedded default (SQLite) it runs the in-process scheduler (the API process
+polls the provider there). ``--once`` runs
 every job once and prints a JSON summary (cron-friendly); ``--defer JOB`` queues one
 job for the workers (PostgreSQL).
 """
@@ -47,6 +51,10 @@ def _worker(args: argparse.Namespace) -> int:
         if args.defer:
             return _defer(queue, args.defer, args.lang)
         if queue is not None:
+            from api.remote.wiring import register_polling_on_queue
+
+            if register_polling_on_queue(services):  # HSBA_REMOTE_PROVIDER set
+                print("hsba worker: polling the remote signing provider", flush=True)
             print("hsba worker: PostgreSQL queue, running (SIGTERM to stop)", flush=True)
             queue.run_worker(services, concurrency=args.concurrency, name=args.name)
             return 0

@@ -139,9 +139,9 @@ class CscService:
         """Off only in tests and benchmarks that authorise many times within one 30 s
         TOTP step (refused in production)."""
         self.state = CscState(services.engine)
-        # the services may wrap the key store (workflow.services._PreparsedSigners, a
-        # proxy for pyHanko signers); hash signing needs the store itself
-        self.signer = DigestSigner(getattr(services.keystore, "_inner", services.keystore))
+        # hash signing dispatches on the key store's type: the store itself, not the
+        # services' wrapper that pre-parses pyHanko signers
+        self.signer = DigestSigner(services.keystore.raw_keystore)
         self.sad_ttl_s = sad_ttl_s
         self.max_batch = max_batch
 

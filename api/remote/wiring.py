@@ -1,48 +1,147 @@
-"""Turning app-confirmed remote signing on in a running hsba (one call at start-up).
+"""Turning app-confirmed remote signing on in a running hsba, from the settings.
 
-:func:`install_app_confirmed_signing` builds the :class:`AppConfirmedSigning` over the
-right pending store (:func:`~api.remote.pending_db.pending_store_for`: the database on
-PostgreSQL, files for the embedded default) with the service's TSA (signatures
-complete at PAdES B-T), puts the provider webhook's configuration on the app, and
-returns the polling job. On the embedded default the job is added to the in-process
-scheduler; on PostgreSQL the caller registers :func:`hsm.remote.polling.poll_provider`
-as a periodic task of the queue worker (``workflow.scheduler``), since the scheduler
-thread does not run there.
+- :func:`install_from_settings` (API start-up, ``api.app`` lifespan): when
+  ``HSBA_REMOTE_PROVIDER`` names a provider, builds its client
+  (:func:`provider_client`), the :class:`AppConfirmedSigning` over the right pending
+  store (:func:`~api.remote.pending_db.pending_store_for`: the database on PostgreSQL,
+  files for the embedded default) with the service's TSA (signatures complete at PAdES
+  B-T), puts it on ``app.state.remote_signing`` (the request routes,
+  :mod:`api.remote.requests`) and, with ``HSBA_REMOTE_WEBHOOK`` on, the webhook's
+  configuration on ``app.state.provider_webhook``. On the embedded default the polling
+  job joins the in-process scheduler.
+- :func:`register_polling_on_queue` (``hsba worker`` on PostgreSQL): the polling job as
+  a periodic task of the durable queue, so that one worker polls, not every API
+  instance.
 
-The provider's address, the integrator's ``sp_id``/``sp_password`` and the webhook
-secret are not yet settings (``core.settings``): the caller passes them.
+A provider configuration with problems (:meth:`core.settings.Settings.
+remote_signing_problems`) stops start-up with a :class:`ConfigurationError`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from api.remote.pending_db import pending_store_for
 from api.routes.provider_callbacks import ProviderWebhook
+from core.errors import ConfigurationError
 from hsm.remote.async_provider import AppConfirmedSigning, Outcome
 from hsm.remote.pending import AppConfirmedProvider
-from hsm.remote.polling import PollingJob
+from hsm.remote.polling import PollingJob, poll_provider
 
-__all__ = ["install_app_confirmed_signing"]
+__all__ = ["POLL_JOB", "app_confirmed_signing", "install_app_confirmed_signing",
+           "install_from_settings", "poll_cron", "provider_client",
+           "register_polling_on_queue"]
+
+log = logging.getLogger("hsba.remote")
+
+POLL_JOB = "remote_signing_poll"
+"""The polling job's name on the scheduler and on the durable queue."""
+
+
+def provider_client(settings: Any) -> AppConfirmedProvider | None:
+    """The configured provider's client, or None when ``remote_provider`` is ``none``.
+    Raises :class:`ConfigurationError` naming every problem of the configuration."""
+    if settings.remote_provider == "none":
+        return None
+    problems = settings.remote_signing_problems()
+    if problems:
+        raise ConfigurationError(
+            "config.remote_signing", "Cấu hình ký số từ xa chưa đúng: " + "; ".join(problems),
+            "The remote signing configuration is wrong: " + "; ".join(problems),
+            details=problems)
+    secret = settings.remote_sp_secret.get_secret_value()
+    if settings.remote_provider == "mysign":
+        from hsm.remote.mysign import MySignClient
+
+        return MySignClient(settings.remote_provider_url, settings.remote_sp_id, secret)
+    from hsm.remote.smartca import SmartCaClient
+
+    return SmartCaClient(settings.remote_provider_url, settings.remote_sp_id, secret)
+
+
+def app_confirmed_signing(services: Any, client: AppConfirmedProvider, *,
+                          timeout: timedelta = timedelta(minutes=5)) -> AppConfirmedSigning:
+    """The signing service over this process's pending store and first TSA."""
+    timestampers = services.timestampers()
+    return AppConfirmedSigning(
+        client, pending_store_for(services.engine, services.settings.data_dir),
+        timeout=timeout, timestamper=timestampers[0] if timestampers else None)
 
 
 def install_app_confirmed_signing(
-    app: Any, services: Any, client: AppConfirmedProvider, *, webhook_secret: bytes,
+    app: Any, services: Any, client: AppConfirmedProvider, *, webhook_secret: bytes | None,
     timeout: timedelta = timedelta(minutes=5), on_outcome: Callable[[Outcome], None] | None = None,
     poll_older_than_s: float = 60, poll_every_s: float = 30,
 ) -> tuple[AppConfirmedSigning, PollingJob]:
-    """Wire the provider (see the module docstring); returns the signing service and
-    its polling job."""
-    if len(webhook_secret) < 16:
+    """Wire the provider on ``app`` (see the module docstring; ``webhook_secret`` None:
+    no webhook, the route answers 404); returns the signing service and its polling
+    job, which is on the in-process scheduler only on the embedded default."""
+    if webhook_secret is not None and len(webhook_secret) < 16:
         raise ValueError("the webhook secret must have at least 16 bytes")
-    timestampers = services.timestampers()
-    signing = AppConfirmedSigning(
-        client, pending_store_for(services.engine, services.settings.data_dir),
-        timeout=timeout, timestamper=timestampers[0] if timestampers else None)
-    app.state.provider_webhook = ProviderWebhook(signing, webhook_secret, on_outcome)
+    signing = app_confirmed_signing(services, client, timeout=timeout)
+    app.state.remote_signing = signing
+    if webhook_secret is not None:
+        app.state.provider_webhook = ProviderWebhook(signing, webhook_secret, on_outcome)
     job = PollingJob(signing, older_than_s=poll_older_than_s, every_s=poll_every_s)
     if services.queue is None:
-        services.scheduler.add("remote_signing_poll", job)
+        services.scheduler.add(POLL_JOB, job)
     return signing, job
+
+
+def install_from_settings(app: Any, services: Any) -> tuple[AppConfirmedSigning,
+                                                              PollingJob] | None:
+    """:func:`install_app_confirmed_signing` as ``services.settings`` say; None when no
+    provider is configured."""
+    settings = services.settings
+    client = provider_client(settings)
+    if client is None:
+        return None
+    secret = settings.remote_webhook_secret.get_secret_value().encode() \
+        if settings.remote_webhook else None
+    installed = install_app_confirmed_signing(
+        app, services, client, webhook_secret=secret,
+        timeout=timedelta(seconds=settings.remote_expiry_s),
+        poll_older_than_s=settings.remote_poll_older_than_s,
+        poll_every_s=settings.remote_poll_every_s)
+    log.info("remote signing provider installed", extra={
+        "provider": settings.remote_provider, "webhook": secret is not None,
+        "polling": "in-process" if services.queue is None else "hsba worker"})
+    return installed
+
+
+def poll_cron(every_s: float) -> str:
+    """A cron (UTC; 6 fields = seconds last, as croniter reads them) ticking about every
+    ``every_s`` seconds: seconds under a minute, else whole minutes (at most hourly)."""
+    if every_s < 60:
+        return f"* * * * * */{max(1, int(every_s))}"
+    minutes = min(60, max(1, round(every_s / 60)))
+    return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+
+
+def register_polling_on_queue(services: Any) -> bool:
+    """In the ``hsba worker`` process on PostgreSQL: the polling job as a periodic task
+    of the durable queue (one worker runs each tick). False when no provider is
+    configured or there is no queue (the embedded default polls in the API process)."""
+    settings = services.settings
+    queue = services.queue
+    if queue is None:
+        return False
+    client = provider_client(settings)
+    if client is None:
+        return False
+    signing = app_confirmed_signing(services, client,
+                                    timeout=timedelta(seconds=settings.remote_expiry_s))
+    older = settings.remote_poll_older_than_s
+
+    def poll() -> dict[str, Any]:
+        outcomes = poll_provider(signing, older_than_s=older)
+        return {"job": POLL_JOB, "polled": len(outcomes),
+                "settled": [o.transaction_id for o in outcomes if o.settled_now]}
+
+    queue.add_job(POLL_JOB, poll, cron=poll_cron(settings.remote_poll_every_s))
+    log.info("remote signing polling on the durable queue",
+             extra={"provider": settings.remote_provider})
+    return True

@@ -1,0 +1,125 @@
+"""Asking a clinician to sign PDFs with their app-confirmed remote key, over the API.
+
+- ``POST /api/v1/remote-signing/requests``: the documents (PDF, base64) and the
+  signer's subscriber id at the provider (``user_id``: CCCD, passport or tax id) →
+  ONE provider transaction, one confirmation in the signer's phone app (202,
+  ``pending``).
+- ``GET /api/v1/remote-signing/requests/{transaction_id}``: its state; once
+  ``completed`` the signed PDFs (base64). A rejection or expiry says the documents are
+  NOT signed.
+
+The result arrives by the provider's webhook or by the polling job
+(:mod:`api.remote.wiring`). The caller needs the access policy's ``sign`` right on a
+document of its own making (its care team, its encounter now). The transaction id is 128 random bits;
+the state is readable by any authenticated member of staff who holds it. Available
+only when a provider is configured (``HSBA_REMOTE_PROVIDER``); else 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import PrincipalDep, ServicesDep, authorize
+from core.errors import InvalidInput, NotFound
+from workflow.access import RecordRef
+
+router = APIRouter(prefix="/api/v1/remote-signing/requests", tags=["remote signing"])
+
+MAX_DOCUMENTS = 50
+
+
+class RemoteDocument(BaseModel):
+    doc_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    pdf_b64: str = Field(min_length=1, description="The PDF, base64")
+    field_name: str = Field("BacSi", min_length=1, max_length=64)
+    reason: str = Field("", max_length=200)
+    location: str = Field("", max_length=200)
+
+
+class RemoteSigningRequest(BaseModel):
+    user_id: str = Field(min_length=1, max_length=32,
+                         description="The signer's subscriber id at the provider")
+    signer_name: str = Field("", max_length=200)
+    documents: list[RemoteDocument] = Field(min_length=1, max_length=MAX_DOCUMENTS)
+
+
+def _signing(request: Request) -> Any:
+    signing = getattr(request.app.state, "remote_signing", None)
+    if signing is None:
+        raise NotFound("remote.not_configured", "Chưa cấu hình nhà cung cấp ký số từ xa.",
+                       "No remote signing provider is configured.")
+    return signing
+
+
+def _pdf(doc: RemoteDocument) -> bytes:
+    try:
+        data = base64.b64decode(doc.pdf_b64, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise InvalidInput("remote.bad_document", "Tài liệu không phải base64 hợp lệ.",
+                           "The document is not valid base64.",
+                           details={"doc_id": doc.doc_id}) from e
+    if not data.startswith(b"%PDF-"):
+        raise InvalidInput("remote.bad_document", "Tài liệu không phải PDF.",
+                           "The document is not a PDF.", details={"doc_id": doc.doc_id})
+    return data
+
+
+@router.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
+             responses={401: {"description": "Not authenticated"},
+                        403: {"description": "Refused by policy"},
+                        404: {"description": "No provider configured"},
+                        422: {"description": "Invalid input"}})
+async def request_remote_signature(body: RemoteSigningRequest, request: Request,
+                                   principal: PrincipalDep,
+                                   services: ServicesDep) -> JSONResponse:
+    signing = _signing(request)
+    # the caller's own document, not in the records index: the caller is its care team
+    # and its encounter is this request (the access policy's sign rules still apply)
+    authorize(services, principal, "sign", RecordRef(
+        tenant=principal.tenant, encounter_start=datetime.now(UTC),
+        care_team=frozenset({principal.practitioner_id} if principal.practitioner_id else ())))
+    from hsm.remote.pending import DocumentToSign
+
+    if len({d.doc_id for d in body.documents}) != len(body.documents):
+        raise InvalidInput("remote.duplicate_document", "Mã tài liệu bị lặp.",
+                           "A document id is repeated.")
+    docs = [DocumentToSign(d.doc_id, _pdf(d), d.field_name, reason=d.reason,
+                           location=d.location) for d in body.documents]
+    tx = await signing.request(body.user_id, docs, signer_name=body.signer_name)
+    services.trail.record("sign", actor=principal, details={
+        "remote_transaction": tx.transaction_id, "stage": "requested",
+        "documents": [d.doc_id for d in docs]})
+    outcome = signing._outcome(tx)
+    return JSONResponse(_view(tx, outcome, with_pdfs=False), status_code=202)
+
+
+@router.get("/{transaction_id}", summary="State of a remote signature request",
+            responses={401: {"description": "Not authenticated"},
+                       404: {"description": "Unknown transaction or no provider"}})
+async def remote_signature_state(
+        transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], request: Request,
+        principal: PrincipalDep) -> JSONResponse:
+    signing = _signing(request)
+    tx = signing.store.load(transaction_id)
+    if tx is None:
+        raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",
+                       "Unknown remote signing transaction.")
+    return JSONResponse(_view(tx, signing._outcome(tx), with_pdfs=True))
+
+
+def _view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "transaction_id": tx.transaction_id, "status": tx.status,
+        "documents": [d.doc_id for d in tx.documents], "expires_at": tx.expires_at,
+        "sign_algo": tx.sign_algo, "message_vi": outcome.message_vi,
+        "message_en": outcome.message_en}
+    if with_pdfs:
+        out["signed"] = {k: base64.b64encode(v).decode() for k, v in outcome.signed.items()}
+    return out

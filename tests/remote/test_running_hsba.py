@@ -1,0 +1,207 @@
+"""App-confirmed remote signing in a RUNNING hsba, configured by environment variables
+only, on the real PostgreSQL: ``hsba serve`` and ``hsba worker`` as processes, the
+SmartCA-shaped provider DOUBLE (``provider_double.py``; the real providers cannot be
+reached from here) over real HTTP.
+
+- A request made through the API, confirmed at the double with no notification, is
+  NOT settled by the API process (on PostgreSQL polling belongs to the worker), then
+  is settled by an ``hsba worker`` process started afterwards.
+- With the webhook on, the double's signed notification to the running API settles
+  a two-document request at once (no worker running).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
+from test_async_provider import assert_signed
+
+from tests.loopback import free_port
+
+pytestmark = pytest.mark.services
+
+HSBA = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
+REPO = Path(__file__).resolve().parents[2]
+WEBHOOK_SECRET = "test-only webhook secret " + "x" * 8
+
+
+@pytest.fixture(scope="module")
+def database(test_services: Any) -> Iterator[str]:
+    """A database of its own (the demo seeding reads its logins back from its data dir)."""
+    import psycopg
+
+    env = test_services.env
+    conninfo = (f"host={env['HSBA_TEST_PG_HOST']} port={env['HSBA_TEST_PG_PORT']} "
+                f"user={env['HSBA_TEST_PG_USER']} dbname={env['HSBA_TEST_PG_DB']}")
+    name = f"hsba_remote_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (f"postgresql+psycopg://{env['HSBA_TEST_PG_USER']}@{env['HSBA_TEST_PG_HOST']}:"
+               f"{env['HSBA_TEST_PG_PORT']}/{name}")
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProviderDouble, str]]:
+    double = ProviderDouble(tmp_path_factory.mktemp("double-pki"))
+    with LoopbackServer(double.app) as server:
+        yield double, server.url
+
+
+@pytest.fixture(scope="module")
+def hsba_env(database: str, provider: tuple[ProviderDouble, str],
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("hsba-remote")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSBA_")}
+    env.update({
+        "HSBA_ENV": "development", "HSBA_DATA_DIR": str(tmp / "var"),
+        "HSBA_CONFIG": str(tmp / "none.toml"), "HSBA_DATABASE_URL": database,
+        "HSBA_STORE": "fs", "HSBA_KEYSTORE": "software", "HSBA_PKI": "dev",
+        "HSBA_REMOTE_PROVIDER": "smartca", "HSBA_REMOTE_PROVIDER_URL": provider[1],
+        "HSBA_REMOTE_SP_ID": SP_ID, "HSBA_REMOTE_SP_SECRET": SP_PASSWORD,
+        "HSBA_REMOTE_WEBHOOK": "true", "HSBA_REMOTE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HSBA_REMOTE_POLL_EVERY_S": "1", "HSBA_REMOTE_POLL_OLDER_THAN_S": "0",
+    })
+    return env
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err or ""
+
+
+@pytest.fixture(scope="module")
+def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """``hsba serve`` running; the base URL and a clinician's bearer header."""
+    port = free_port()
+    proc = subprocess.Popen([*HSBA, "--lang", "en", "serve", "--port", str(port)],
+                            env=hsba_env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        banner = []
+        for line in proc.stdout:
+            banner.append(line)
+            if "API docs:" in line:
+                break
+        out = "".join(banner)
+        m = re.search(r"\[staff \] clinician\s+(\S+)\s+secret=(\S+) totp=(\S+)", out)
+        assert m, out
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.3)
+        r = httpx.post(f"{base}/api/v1/auth/login", json={
+            "username": m.group(1), "password": m.group(2),
+            "totp": pyotp.TOTP(m.group(3)).now()}, timeout=60)
+        assert r.status_code == 200, r.text
+        yield base, {"Authorization": f"Bearer {r.json()['access_token']}"}
+    finally:
+        err = _stop(proc)
+        assert WEBHOOK_SECRET not in err and SP_PASSWORD not in err  # never logged
+
+
+def _request(base: str, auth: dict[str, str], pdf: bytes, doc_ids: list[str]) -> str:
+    r = httpx.post(f"{base}/api/v1/remote-signing/requests", headers=auth, timeout=120, json={
+        "user_id": USER_ID, "signer_name": "Phạm Thị Thử", "documents": [
+            {"doc_id": d, "pdf_b64": base64.b64encode(pdf).decode(), "field_name": "BacSi",
+             "reason": "Ký hồ sơ bệnh án"} for d in doc_ids]})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "pending" and body["documents"] == doc_ids
+    return str(body["transaction_id"])
+
+
+def _tran_code(double: ProviderDouble, transaction_id: str) -> str:
+    return next(code for code, tx in double.transactions.items()
+                if tx["transaction_id"] == transaction_id)
+
+
+def _state(base: str, auth: dict[str, str], transaction_id: str) -> dict[str, Any]:
+    r = httpx.get(f"{base}/api/v1/remote-signing/requests/{transaction_id}", headers=auth,
+                  timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
+        api: tuple[str, dict[str, str]], hsba_env: dict[str, str],
+        provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path) -> None:
+    base, auth = api
+    double, _ = provider
+    tx_id = _request(base, auth, one_pdf, ["phieu-1"])
+    double.confirm(_tran_code(double, tx_id))  # the signer confirms; no notification sent
+    time.sleep(4)  # four polling periods: the API process on PostgreSQL does not poll
+    assert _state(base, auth, tx_id)["status"] == "pending"
+    worker = subprocess.Popen([*HSBA, "worker"], env=hsba_env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        state = _state(base, auth, tx_id)
+        while state["status"] == "pending" and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.communicate()
+            time.sleep(0.5)
+            state = _state(base, auth, tx_id)
+    finally:
+        err = _stop(worker)
+    assert state["status"] == "completed", (state, err[-3000:])
+    assert sorted(state["signed"]) == ["phieu-1"] and state["sign_algo"] == "sha256_rsa"
+    assert WEBHOOK_SECRET not in err and SP_PASSWORD not in err
+    assert_signed(double, base64.b64decode(state["signed"]["phieu-1"]), tmp_path / "p1.pdf")
+
+
+def test_the_providers_signed_notification_settles_through_the_running_api(
+        api: tuple[str, dict[str, str]], provider: tuple[ProviderDouble, str],
+        one_pdf: bytes, tmp_path: Path) -> None:
+    base, auth = api
+    double, _ = provider
+    tx_id = _request(base, auth, one_pdf, ["a", "b"])
+    tran_code = _tran_code(double, tx_id)
+    hook = f"{base}/api/v1/remote-signing/callbacks/smartca"
+    assert double.notify(tran_code, hook, b"not the shared secret").status_code == 401
+    double.confirm(tran_code)
+    r = double.notify(tran_code, hook, WEBHOOK_SECRET.encode())
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "completed" and r.json()["signed"] == ["a", "b"]
+    state = _state(base, auth, tx_id)
+    assert state["status"] == "completed" and sorted(state["signed"]) == ["a", "b"]
+    assert_signed(double, base64.b64decode(state["signed"]["b"]), tmp_path / "b.pdf")
+    assert double.notify(tran_code, hook, WEBHOOK_SECRET.encode()).status_code == 409
+
+
+def test_requests_need_a_login_and_unknown_transactions_are_404(
+        api: tuple[str, dict[str, str]]) -> None:
+    base, auth = api
+    r = httpx.post(f"{base}/api/v1/remote-signing/requests", json={}, timeout=60)
+    assert r.status_code == 401
+    r = httpx.get(f"{base}/api/v1/remote-signing/requests/{'0' * 32}", headers=auth,
+                  timeout=60)
+    assert r.status_code == 404 and r.json()["code"] == "remote.unknown_transaction"
