@@ -9,10 +9,11 @@
   NOT signed.
 
 The result arrives by the provider's webhook or by the polling job
-(:mod:`api.remote.wiring`). The caller needs the access policy's ``sign`` right on a
-document of its own making (its care team, its encounter now). The transaction id is 128 random bits;
-the state is readable by any authenticated member of staff who holds it. Available
-only when a provider is configured (``HSBA_REMOTE_PROVIDER``); else 404.
+(:mod:`api.remote.wiring`). To ask and to read, the caller needs the access policy's
+``sign`` right on a document of its own making (its care team, its encounter now).
+The transaction id is 128 random bits: the state is readable by whoever holds it and
+may sign (the pending store does not record who asked). Available only when a
+provider is configured (``HSBA_REMOTE_PROVIDER``); else 404.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def _signing(request: Request) -> Any:
     return signing
 
 
+def _may_sign(services: Any, principal: Any) -> None:
+    """The access policy's ``sign`` right on the caller's own document: not in the
+    records index, so the caller is its care team and its encounter is now."""
+    authorize(services, principal, "sign", RecordRef(
+        tenant=principal.tenant, encounter_start=datetime.now(UTC),
+        care_team=frozenset({principal.practitioner_id} if principal.practitioner_id else ())))
+
+
 def _pdf(doc: RemoteDocument) -> bytes:
     try:
         data = base64.b64decode(doc.pdf_b64, validate=True)
@@ -80,11 +89,7 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
                                    principal: PrincipalDep,
                                    services: ServicesDep) -> JSONResponse:
     signing = _signing(request)
-    # the caller's own document, not in the records index: the caller is its care team
-    # and its encounter is this request (the access policy's sign rules still apply)
-    authorize(services, principal, "sign", RecordRef(
-        tenant=principal.tenant, encounter_start=datetime.now(UTC),
-        care_team=frozenset({principal.practitioner_id} if principal.practitioner_id else ())))
+    _may_sign(services, principal)
     from hsm.remote.pending import DocumentToSign
 
     if len({d.doc_id for d in body.documents}) != len(body.documents):
@@ -102,11 +107,13 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
 
 @router.get("/{transaction_id}", summary="State of a remote signature request",
             responses={401: {"description": "Not authenticated"},
+                       403: {"description": "Refused by policy"},
                        404: {"description": "Unknown transaction or no provider"}})
 async def remote_signature_state(
         transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], request: Request,
-        principal: PrincipalDep) -> JSONResponse:
+        principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
     signing = _signing(request)
+    _may_sign(services, principal)
     tx = signing.store.load(transaction_id)
     if tx is None:
         raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",

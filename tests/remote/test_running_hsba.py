@@ -82,6 +82,17 @@ def hsba_env(database: str, provider: tuple[ProviderDouble, str],
     return env
 
 
+def _login(base: str, banner: str, role: str) -> dict[str, str]:
+    """A bearer header for the demo login of ``role`` printed in the banner."""
+    m = re.search(rf"\[staff \] {role}\s+(\S+)\s+secret=(\S+) totp=(\S+)", banner)
+    assert m, banner
+    r = httpx.post(f"{base}/api/v1/auth/login", json={
+        "username": m.group(1), "password": m.group(2),
+        "totp": pyotp.TOTP(m.group(3)).now()}, timeout=60)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -93,8 +104,9 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    """``hsba serve`` running; the base URL and a clinician's bearer header."""
+def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str], dict[str, str]]]:
+    """``hsba serve`` running; the base URL, a clinician's and a cashier's bearer
+    header."""
     port = free_port()
     proc = subprocess.Popen([*HSBA, "--lang", "en", "serve", "--port", str(port)],
                             env=hsba_env, cwd=REPO, stdout=subprocess.PIPE,
@@ -108,8 +120,6 @@ def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
             if "API docs:" in line:
                 break
         out = "".join(banner)
-        m = re.search(r"\[staff \] clinician\s+(\S+)\s+secret=(\S+) totp=(\S+)", out)
-        assert m, out
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -119,11 +129,7 @@ def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
                 pass
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.3)
-        r = httpx.post(f"{base}/api/v1/auth/login", json={
-            "username": m.group(1), "password": m.group(2),
-            "totp": pyotp.TOTP(m.group(3)).now()}, timeout=60)
-        assert r.status_code == 200, r.text
-        yield base, {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield base, _login(base, out, "clinician"), _login(base, out, "cashier")
     finally:
         err = _stop(proc)
         assert WEBHOOK_SECRET not in err and SP_PASSWORD not in err  # never logged
@@ -153,9 +159,9 @@ def _state(base: str, auth: dict[str, str], transaction_id: str) -> dict[str, An
 
 
 def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
-        api: tuple[str, dict[str, str]], hsba_env: dict[str, str],
+        api: tuple[str, dict[str, str], dict[str, str]], hsba_env: dict[str, str],
         provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path) -> None:
-    base, auth = api
+    base, auth, _ = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["phieu-1"])
     double.confirm(_tran_code(double, tx_id))  # the signer confirms; no notification sent
@@ -179,9 +185,9 @@ def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
 
 
 def test_the_providers_signed_notification_settles_through_the_running_api(
-        api: tuple[str, dict[str, str]], provider: tuple[ProviderDouble, str],
+        api: tuple[str, dict[str, str], dict[str, str]], provider: tuple[ProviderDouble, str],
         one_pdf: bytes, tmp_path: Path) -> None:
-    base, auth = api
+    base, auth, _ = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["a", "b"])
     tran_code = _tran_code(double, tx_id)
@@ -197,11 +203,19 @@ def test_the_providers_signed_notification_settles_through_the_running_api(
     assert double.notify(tran_code, hook, WEBHOOK_SECRET.encode()).status_code == 409
 
 
-def test_requests_need_a_login_and_unknown_transactions_are_404(
-        api: tuple[str, dict[str, str]]) -> None:
-    base, auth = api
+def test_requests_need_the_sign_right_and_unknown_transactions_are_404(
+        api: tuple[str, dict[str, str], dict[str, str]], provider: tuple[ProviderDouble, str],
+        one_pdf: bytes) -> None:
+    base, auth, cashier = api
+    double, _ = provider
+    before = len(double.transactions)
     r = httpx.post(f"{base}/api/v1/remote-signing/requests", json={}, timeout=60)
     assert r.status_code == 401
+    r = httpx.post(f"{base}/api/v1/remote-signing/requests", headers=cashier, timeout=60,
+                   json={"user_id": USER_ID, "documents": [
+                       {"doc_id": "x", "pdf_b64": base64.b64encode(one_pdf).decode()}]})
+    assert r.status_code == 403 and r.json()["code"] == "access.denied", r.text
+    assert len(double.transactions) == before  # nothing asked of the provider
     r = httpx.get(f"{base}/api/v1/remote-signing/requests/{'0' * 32}", headers=auth,
                   timeout=60)
     assert r.status_code == 404 and r.json()["code"] == "remote.unknown_transaction"
