@@ -8,7 +8,8 @@
   B-T), puts it on ``app.state.remote_signing`` (the request routes,
   :mod:`api.remote.requests`) and, with ``HSBA_REMOTE_WEBHOOK`` on, the webhook's
   configuration on ``app.state.provider_webhook``. On the embedded default the polling
-  job joins the in-process scheduler.
+  job joins the in-process scheduler. Every settled transaction (by webhook or by
+  polling) goes to the audit chain (:func:`audit_outcomes`).
 - :func:`register_polling_on_queue` (``hsba worker`` on PostgreSQL): the polling job as
   a periodic task of the durable queue, so that one worker polls, not every API
   instance.
@@ -31,7 +32,8 @@ from hsm.remote.async_provider import AppConfirmedSigning, Outcome
 from hsm.remote.pending import AppConfirmedProvider
 from hsm.remote.polling import PollingJob, poll_provider
 
-__all__ = ["POLL_JOB", "app_confirmed_signing", "install_app_confirmed_signing",
+__all__ = ["POLL_JOB", "app_confirmed_signing", "audit_outcomes",
+           "install_app_confirmed_signing",
            "install_from_settings", "poll_cron", "provider_client",
            "register_polling_on_queue"]
 
@@ -71,6 +73,44 @@ def app_confirmed_signing(services: Any, client: AppConfirmedProvider, *,
         timeout=timeout, timestamper=timestampers[0] if timestampers else None)
 
 
+def audit_outcomes(services: Any) -> Callable[[Outcome], None]:
+    """``on_outcome`` that writes each settled transaction to the audit chain (ids,
+    status and algorithm only; the subscriber id and the documents stay out)."""
+
+    def record(outcome: Outcome) -> None:
+        try:
+            services.trail.record(
+                "sign", actor="system:remote-signing",
+                outcome="ok" if outcome.status == "completed" else outcome.status,
+                details={"remote_transaction": outcome.transaction_id, "stage": "settled",
+                         "status": outcome.status, "signed": sorted(outcome.signed),
+                         "sign_algo": outcome.sign_algo})
+        except Exception:  # settled and stored already: never fail the caller for it
+            log.exception("remote signing outcome not audited",
+                          extra={"transaction_id": outcome.transaction_id})
+
+    return record
+
+
+def _settled(outcomes: list[Outcome], record: Callable[[Outcome], None]) -> list[Outcome]:
+    for outcome in outcomes:
+        if outcome.settled_now:
+            record(outcome)
+    return outcomes
+
+
+class _AuditedPolling(PollingJob):
+    """:class:`PollingJob` whose settled outcomes go to ``record``."""
+
+    def __init__(self, signing: AppConfirmedSigning, record: Callable[[Outcome], None],
+                 **kw: float) -> None:
+        super().__init__(signing, **kw)
+        self._record = record
+
+    def __call__(self) -> list[Outcome]:
+        return _settled(super().__call__(), self._record)
+
+
 def install_app_confirmed_signing(
     app: Any, services: Any, client: AppConfirmedProvider, *, webhook_secret: bytes | None,
     timeout: timedelta = timedelta(minutes=5), on_outcome: Callable[[Outcome], None] | None = None,
@@ -85,7 +125,10 @@ def install_app_confirmed_signing(
     app.state.remote_signing = signing
     if webhook_secret is not None:
         app.state.provider_webhook = ProviderWebhook(signing, webhook_secret, on_outcome)
-    job = PollingJob(signing, older_than_s=poll_older_than_s, every_s=poll_every_s)
+    job: PollingJob = PollingJob(signing, older_than_s=poll_older_than_s,
+                                 every_s=poll_every_s) if on_outcome is None else \
+        _AuditedPolling(signing, on_outcome, older_than_s=poll_older_than_s,
+                        every_s=poll_every_s)
     if services.queue is None:
         services.scheduler.add(POLL_JOB, job)
     return signing, job
@@ -102,7 +145,7 @@ def install_from_settings(app: Any, services: Any) -> tuple[AppConfirmedSigning,
     secret = settings.remote_webhook_secret.get_secret_value().encode() \
         if settings.remote_webhook else None
     installed = install_app_confirmed_signing(
-        app, services, client, webhook_secret=secret,
+        app, services, client, webhook_secret=secret, on_outcome=audit_outcomes(services),
         timeout=timedelta(seconds=settings.remote_expiry_s),
         poll_older_than_s=settings.remote_poll_older_than_s,
         poll_every_s=settings.remote_poll_every_s)
@@ -135,9 +178,10 @@ def register_polling_on_queue(services: Any) -> bool:
     signing = app_confirmed_signing(services, client,
                                     timeout=timedelta(seconds=settings.remote_expiry_s))
     older = settings.remote_poll_older_than_s
+    record = audit_outcomes(services)
 
     def poll() -> dict[str, Any]:
-        outcomes = poll_provider(signing, older_than_s=older)
+        outcomes = _settled(poll_provider(signing, older_than_s=older), record)
         return {"job": POLL_JOB, "polled": len(outcomes),
                 "settled": [o.transaction_id for o in outcomes if o.settled_now]}
 

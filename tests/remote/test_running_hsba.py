@@ -6,6 +6,7 @@ reached from here) over real HTTP.
 - A request made through the API, confirmed at the double with no notification, is
   NOT settled by the API process (on PostgreSQL polling belongs to the worker), then
   is settled by an ``hsba worker`` process started afterwards.
+- Each request and each settlement is in the audit chain.
 - With the webhook on, the double's signed notification to the running API settles
   a two-document request at once (no worker running).
 """
@@ -158,9 +159,26 @@ def _state(base: str, auth: dict[str, str], transaction_id: str) -> dict[str, An
     return r.json()  # type: ignore[no-any-return]
 
 
+def _audited(database: str, transaction_id: str) -> list[tuple[str, str, str]]:
+    """(actor, stage, status) of the audit chain's entries about the transaction."""
+    from sqlalchemy import create_engine
+
+    from archive.audit import AuditChain
+
+    engine = create_engine(database)
+    try:
+        entries = AuditChain(engine).entries(limit=100_000)
+    finally:
+        engine.dispose()
+    return [(e.actor_id, e.details.get("stage", ""), e.details.get("status", ""))
+            for e in entries if e.action == "sign"
+            and e.details.get("remote_transaction") == transaction_id]
+
+
 def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
         api: tuple[str, dict[str, str], dict[str, str]], hsba_env: dict[str, str],
-        provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path) -> None:
+        provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path,
+        database: str) -> None:
     base, auth, _ = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["phieu-1"])
@@ -182,11 +200,14 @@ def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
     assert sorted(state["signed"]) == ["phieu-1"] and state["sign_algo"] == "sha256_rsa"
     assert WEBHOOK_SECRET not in err and SP_PASSWORD not in err
     assert_signed(double, base64.b64decode(state["signed"]["phieu-1"]), tmp_path / "p1.pdf")
+    audited = _audited(database, tx_id)
+    assert [a[1:] for a in audited] == [("requested", ""), ("settled", "completed")]
+    assert audited[1][0] == "system:remote-signing"
 
 
 def test_the_providers_signed_notification_settles_through_the_running_api(
         api: tuple[str, dict[str, str], dict[str, str]], provider: tuple[ProviderDouble, str],
-        one_pdf: bytes, tmp_path: Path) -> None:
+        one_pdf: bytes, tmp_path: Path, database: str) -> None:
     base, auth, _ = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["a", "b"])
@@ -201,6 +222,8 @@ def test_the_providers_signed_notification_settles_through_the_running_api(
     assert state["status"] == "completed" and sorted(state["signed"]) == ["a", "b"]
     assert_signed(double, base64.b64decode(state["signed"]["b"]), tmp_path / "b.pdf")
     assert double.notify(tran_code, hook, WEBHOOK_SECRET.encode()).status_code == 409
+    assert [a[1:] for a in _audited(database, tx_id)] == [("requested", ""),
+                                                          ("settled", "completed")]
 
 
 def test_requests_need_the_sign_right_and_unknown_transactions_are_404(
