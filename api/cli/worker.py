@@ -8,9 +8,9 @@ With a remote-signing provider configured (``HSBA_REMOTE_PROVIDER``) the queue's
 workers also poll it for confirmations (``api.remote.wiring.
 register_polling_on_queue``): once per tick across workers, not in every API instance.
 On the embedded default (SQLite) it runs the in-process scheduler (the API process
-polls the provider there). ``--once`` runs
-every job once and prints a JSON summary (cron-friendly); ``--defer JOB`` queues one
-job for the workers (PostgreSQL).
+polls the provider there). ``--once`` runs every job once (with a provider, one
+polling pass too) and prints a JSON summary (cron-friendly); ``--defer JOB`` queues
+one job for the workers (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def _worker(args: argparse.Namespace) -> int:
     try:
         if args.once:
             out = run_all_once(services, settings)
+            from api.remote.wiring import poll_once
+
+            polled = poll_once(services)  # HSBA_REMOTE_PROVIDER set: one pass, any age
+            if polled is not None:
+                out.append(polled)
             print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
             failed = any(r.get("failed") or r.get("ok") is False for r in out)
             return 1 if failed else 0

@@ -32,10 +32,17 @@ from hsm.remote.async_provider import AppConfirmedSigning, Outcome
 from hsm.remote.pending import AppConfirmedProvider
 from hsm.remote.polling import PollingJob, poll_provider
 
-__all__ = ["POLL_JOB", "app_confirmed_signing", "audit_outcomes",
-           "install_app_confirmed_signing",
-           "install_from_settings", "poll_cron", "provider_client",
-           "register_polling_on_queue"]
+__all__ = [
+    "POLL_JOB",
+    "app_confirmed_signing",
+    "audit_outcomes",
+    "install_app_confirmed_signing",
+    "install_from_settings",
+    "poll_cron",
+    "poll_once",
+    "provider_client",
+    "register_polling_on_queue",
+]
 
 log = logging.getLogger("hsba.remote")
 
@@ -162,6 +169,20 @@ def poll_cron(every_s: float) -> str:
         return f"* * * * * */{max(1, int(every_s))}"
     minutes = min(60, max(1, round(every_s / 60)))
     return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+
+
+def poll_once(services: Any) -> dict[str, Any] | None:
+    """One polling pass now (``hsba worker --once``), whatever the transactions' age;
+    None when no provider is configured."""
+    settings = services.settings
+    client = provider_client(settings)
+    if client is None:
+        return None
+    signing = app_confirmed_signing(services, client,
+                                    timeout=timedelta(seconds=settings.remote_expiry_s))
+    outcomes = _settled(poll_provider(signing, older_than_s=0), audit_outcomes(services))
+    return {"job": POLL_JOB, "polled": len(outcomes),
+            "settled": [o.transaction_id for o in outcomes if o.settled_now]}
 
 
 def register_polling_on_queue(services: Any) -> bool:

@@ -123,3 +123,37 @@ def test_poll_cron() -> None:
     assert poll_cron(30) == "* * * * * */30"
     assert poll_cron(60) == "* * * * *"
     assert poll_cron(600) == "*/10 * * * *"
+
+
+def test_worker_once_polls_the_provider(tmp_path: Path, one_pdf: bytes) -> None:
+    """``hsba worker --once`` (cron use) makes one polling pass whatever the age setting:
+    a confirmation waiting at the SmartCA-shaped DOUBLE is settled, in the file store of
+    the embedded default."""
+    import asyncio
+
+    from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
+
+    from hsm.remote.async_provider import (
+        AppConfirmedSigning,
+        DocumentToSign,
+        FilePendingStore,
+        SmartCaClient,
+    )
+
+    double = ProviderDouble(tmp_path / "double-pki")
+    with LoopbackServer(double.app) as server:
+        store = FilePendingStore(tmp_path / "var" / "remote-pending")
+        signing = AppConfirmedSigning(SmartCaClient(server.url, SP_ID, SP_PASSWORD), store)
+        tx = asyncio.run(signing.request(USER_ID, [DocumentToSign("d", one_pdf, "BacSi")]))
+        double.confirm(tx.tran_code)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HSBA_")}
+        env.update(HSBA_DATA_DIR=str(tmp_path / "var"), HSBA_CONFIG=str(tmp_path / "none"),
+                   HSBA_REMOTE_PROVIDER="smartca", HSBA_REMOTE_PROVIDER_URL=server.url,
+                   HSBA_REMOTE_SP_ID=SP_ID, HSBA_REMOTE_SP_SECRET=SP_PASSWORD,
+                   HSBA_REMOTE_WEBHOOK="false", HSBA_REMOTE_POLL_OLDER_THAN_S="3600")
+        done = subprocess.run([*HSBA, "worker", "--once"], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    polled = [r for r in json.loads(done.stdout) if r.get("job") == POLL_JOB]
+    assert polled == [{"job": POLL_JOB, "polled": 1, "settled": [tx.transaction_id]}]
+    assert store.load(tx.transaction_id).status == "completed"  # type: ignore[union-attr]
