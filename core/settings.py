@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     """The integrator's secret (SmartCA ``sp_password``, MySign ``client_secret``)."""
     remote_webhook: bool = True
     """Accept the provider's signed result notifications on
-    ``/api/v1/remote-signing/callbacks/smartca``; off: results come by polling only."""
+    ``/api/v1/remote-signing/callbacks/smartca`` (SmartCA only; MySign is polled);
+    off: results come by polling only."""
     remote_webhook_secret: SecretStr = SecretStr("")
     """HMAC-SHA256 key shared with the provider for the notifications (≥ 16 bytes)."""
     remote_poll_every_s: float = 30.0
@@ -154,6 +155,12 @@ class Settings(BaseSettings):
             found.append("default secret key (HSBA_SECRET_KEY)")
         return found
 
+    @property
+    def remote_webhook_on(self) -> bool:
+        """The provider's webhook is accepted: asked for, and the provider has one
+        (the MySign-shaped adapter polls only)."""
+        return self.remote_webhook and self.remote_provider == "smartca"
+
     def remote_signing_problems(self) -> list[str]:
         """What is wrong with the remote-signing provider's configuration (any
         environment); production also refuses a provider reached without TLS."""
@@ -168,8 +175,8 @@ class Settings(BaseSettings):
         if not self.remote_sp_id or not self.remote_sp_secret.get_secret_value():
             found.append("remote signing provider without integrator credentials "
                          "(HSBA_REMOTE_SP_ID, HSBA_REMOTE_SP_SECRET)")
-        if self.remote_webhook and len(self.remote_webhook_secret.get_secret_value()
-                                       .encode()) < 16:
+        if self.remote_webhook_on and len(self.remote_webhook_secret.get_secret_value()
+                                          .encode()) < 16:
             found.append("remote signing webhook on without a secret of at least 16 bytes "
                          "(HSBA_REMOTE_WEBHOOK_SECRET, or HSBA_REMOTE_WEBHOOK=false)")
         return found

@@ -6,7 +6,7 @@
   store (:func:`~api.remote.pending_db.pending_store_for`: the database on PostgreSQL,
   files for the embedded default) with the service's TSA (signatures complete at PAdES
   B-T), puts it on ``app.state.remote_signing`` (the request routes,
-  :mod:`api.remote.requests`) and, with ``HSBA_REMOTE_WEBHOOK`` on, the webhook's
+  :mod:`api.remote.requests`) and, with ``HSBA_REMOTE_WEBHOOK`` on (SmartCA), the webhook's
   configuration on ``app.state.provider_webhook``. On the embedded default the polling
   job joins the in-process scheduler. Every settled transaction (by webhook or by
   polling) goes to the audit chain (:func:`audit_outcomes`).
@@ -150,7 +150,7 @@ def install_from_settings(app: Any, services: Any) -> tuple[AppConfirmedSigning,
     if client is None:
         return None
     secret = settings.remote_webhook_secret.get_secret_value().encode() \
-        if settings.remote_webhook else None
+        if settings.remote_webhook_on else None
     installed = install_app_confirmed_signing(
         app, services, client, webhook_secret=secret, on_outcome=audit_outcomes(services),
         timeout=timedelta(seconds=settings.remote_expiry_s),

@@ -157,3 +157,11 @@ def test_worker_once_polls_the_provider(tmp_path: Path, one_pdf: bytes) -> None:
     polled = [r for r in json.loads(done.stdout) if r.get("job") == POLL_JOB]
     assert polled == [{"job": POLL_JOB, "polled": 1, "settled": [tx.transaction_id]}]
     assert store.load(tx.transaction_id).status == "completed"  # type: ignore[union-attr]
+
+
+def test_mysign_is_polled_only() -> None:
+    """The MySign-shaped adapter polls (``async=1``): no webhook secret asked for."""
+    s = _production(remote_provider="mysign", remote_provider_url="https://ras.example.vn",
+                    remote_sp_id="client", remote_sp_secret="client-secret")
+    assert s.remote_webhook and not s.remote_webhook_on
+    s.check_production()
