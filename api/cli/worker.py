@@ -40,15 +40,16 @@ def _worker(args: argparse.Namespace) -> int:
     from workflow.services import Services
 
     settings = JobSettings(renewal_margin_days=args.renewal_margin_days)
+    if not args.once and not args.defer:
+        _stop_cleanly_while_starting()
     services = Services.from_settings()
     try:
         if args.once:
             out = run_all_once(services, settings)
-            from api.remote.wiring import poll_once
+            if services.settings.remote_provider != "none":  # one polling pass, any age
+                from api.remote.wiring import poll_once
 
-            polled = poll_once(services)  # HSBA_REMOTE_PROVIDER set: one pass, any age
-            if polled is not None:
-                out.append(polled)
+                out.append(poll_once(services) or {})
             print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
             failed = any(r.get("failed") or r.get("ok") is False for r in out)
             return 1 if failed else 0
@@ -56,9 +57,10 @@ def _worker(args: argparse.Namespace) -> int:
         if args.defer:
             return _defer(queue, args.defer, args.lang)
         if queue is not None:
-            from api.remote.wiring import register_polling_on_queue
+            if services.settings.remote_provider != "none":  # imported only when used
+                from api.remote.wiring import register_polling_on_queue
 
-            if register_polling_on_queue(services):  # HSBA_REMOTE_PROVIDER set
+                register_polling_on_queue(services)
                 print("hsba worker: polling the remote signing provider", flush=True)
             print("hsba worker: PostgreSQL queue, running (SIGTERM to stop)", flush=True)
             queue.run_worker(services, concurrency=args.concurrency, name=args.name)
@@ -73,6 +75,18 @@ def _worker(args: argparse.Namespace) -> int:
         return 0
     finally:
         services.close()
+
+
+def _stop_cleanly_while_starting() -> None:
+    """SIGTERM/SIGINT before the worker loop installs its own handlers (a deployment
+    scaled down, a test stopping a worker that is still starting) is a clean stop,
+    exit status 0: nothing has been taken from the queue yet."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
 
 
 def _defer(queue: object, job: str, lang: str) -> int:
