@@ -241,13 +241,23 @@ def real_services_settings(
     test_pki: TestPki,
 ) -> Iterator[Any]:
     """``Settings`` of the real-services profile: PostgreSQL, S3 Object Lock, PKCS#11,
-    HTTP TSA, external PKI trusting the test root (also from ``get_settings()``)."""
+    HTTP TSA, external PKI trusting the test root (also from ``get_settings()``).
+
+    Each test gets its own fresh PostgreSQL database (dropped afterwards): a test that
+    seeds the demo hospital must not find another test's seed."""
+    from sqlalchemy import create_engine, make_url, text
+
     from core.settings import get_settings, reset_settings_cache
 
     _isolate_settings_env(monkeypatch, tmp_path)
+    base = make_url(test_services.pg_url)
+    database = "hsba_rs_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
     root_pem = test_pki.write_pem(LABELS.root, tmp_path / "hsba-test-root.pem")
     values = {
-        "HSBA_DATABASE_URL": test_services.pg_url,
+        "HSBA_DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
         "HSBA_STORE": "s3",
         "HSBA_S3_ENDPOINT": test_services.s3_endpoint,
         "HSBA_S3_ACCESS_KEY": test_services.s3_access_key,
@@ -269,3 +279,6 @@ def real_services_settings(
         yield get_settings()
     finally:
         reset_settings_cache()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
