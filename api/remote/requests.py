@@ -11,8 +11,9 @@
 The result arrives by the provider's webhook or by the polling job
 (:mod:`api.remote.wiring`). To ask and to read, the caller needs the access policy's
 ``sign`` right on a document of its own making (its care team, its encounter now).
-The transaction id is 128 random bits: the state is readable by whoever holds it and
-may sign (the pending store does not record who asked). Available only when a
+The transaction records who asked (tenant and account): only that account reads its
+state and signed documents; anyone else gets the same 404 as for an unknown id, so
+another hospital's transactions are not even confirmed to exist. Available only when a
 provider is configured (``HSBA_REMOTE_PROVIDER``); else 404.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -67,6 +69,10 @@ def _may_sign(services: Any, principal: Any) -> None:
         care_team=frozenset({principal.practitioner_id} if principal.practitioner_id else ())))
 
 
+def _owner(principal: Any) -> str:
+    return f"{principal.tenant}/{principal.subject}"
+
+
 def _pdf(doc: RemoteDocument) -> bytes:
     try:
         data = base64.b64decode(doc.pdf_b64, validate=True)
@@ -97,7 +103,8 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
                            "A document id is repeated.")
     docs = [DocumentToSign(d.doc_id, _pdf(d), d.field_name, reason=d.reason,
                            location=d.location) for d in body.documents]
-    tx = await signing.request(body.user_id, docs, signer_name=body.signer_name)
+    tx = await signing.request(body.user_id, docs, signer_name=body.signer_name,
+                               owner=_owner(principal))
     services.trail.record("sign", actor=principal, details={
         "remote_transaction": tx.transaction_id, "stage": "requested",
         "documents": [d.doc_id for d in docs]})
@@ -115,7 +122,7 @@ async def remote_signature_state(
     signing = _signing(request)
     _may_sign(services, principal)
     tx = signing.store.load(transaction_id)
-    if tx is None:
+    if tx is None or not hmac.compare_digest(tx.owner, _owner(principal)):
         raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",
                        "Unknown remote signing transaction.")
     return JSONResponse(_view(tx, signing._outcome(tx), with_pdfs=True))

@@ -99,8 +99,10 @@ class AppConfirmedSigning:
         (PAdES B-T; ``signer.ltv.extend_to_lta`` takes them to B-LTA)."""
 
     async def request(self, user_id: str, documents: Sequence[DocumentToSign],
-                      *, signer_name: str = "") -> PendingTransaction:
-        """Prepare every document, persist, then send ONE hash-only request."""
+                      *, signer_name: str = "", owner: str = "") -> PendingTransaction:
+        """Prepare every document, persist, then send ONE hash-only request.
+
+        ``owner``: who asked (kept with the transaction, see ``PendingTransaction.owner``)."""
         cert, chain = await self.client.get_certificate(user_id)
         sign_algo = "sha256_ecdsa" if cert.public_key.algorithm == "ec" else "sha256_rsa"
         ext = self._external(cert, chain, sign_algo, None)
@@ -128,7 +130,7 @@ class AppConfirmedSigning:
             cert_b64=base64.b64encode(cert.dump()).decode(),
             chain_b64=tuple(base64.b64encode(c.dump()).decode() for c in chain),
             sign_algo=sign_algo, created_at=now.isoformat(),
-            expires_at=(now + self.timeout).isoformat(), documents=tuple(prepared))
+            expires_at=(now + self.timeout).isoformat(), documents=tuple(prepared), owner=owner)
         self.store.save(tx)  # before the provider is asked: a crash loses nothing
         tran_code = await self.client.sign(
             user_id, tx.transaction_id, [(d.doc_id, d.data_to_be_signed) for d in prepared])

@@ -65,6 +65,9 @@ class PendingTransaction:
     signed_b64: dict[str, str] = field(default_factory=dict)
     """doc_id → signed PDF, once completed (kept so a crash after completion loses
     nothing)."""
+    owner: str = ""
+    """Who asked, as the caller records it (the API: ``tenant/account``); only the
+    owner may read the transaction's state and signed documents."""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ def hsba_env(database: str, provider: tuple[ProviderDouble, str],
     return env
 
 
+Api = tuple[str, dict[str, str], dict[str, str], dict[str, str]]
+"""base URL; bearer headers of the demo clinician, cashier and head of department."""
+
+
 def _login(base: str, banner: str, role: str) -> dict[str, str]:
     """A bearer header for the demo login of ``role`` printed in the banner."""
     m = re.search(rf"\[staff \] {role}\s+(\S+)\s+secret=(\S+) totp=(\S+)", banner)
@@ -105,7 +109,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str], dict[str, str]]]:
+def api(hsba_env: dict[str, str]) -> Iterator[Api]:
     """``hsba serve`` running; the base URL, a clinician's and a cashier's bearer
     header."""
     port = free_port()
@@ -130,7 +134,8 @@ def api(hsba_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str], dict[st
                 pass
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.3)
-        yield base, _login(base, out, "clinician"), _login(base, out, "cashier")
+        yield (base, _login(base, out, "clinician"), _login(base, out, "cashier"),
+               _login(base, out, "head_of_department"))
     finally:
         err = _stop(proc)
         assert WEBHOOK_SECRET not in err and SP_PASSWORD not in err  # never logged
@@ -176,10 +181,10 @@ def _audited(database: str, transaction_id: str) -> list[tuple[str, str, str]]:
 
 
 def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
-        api: tuple[str, dict[str, str], dict[str, str]], hsba_env: dict[str, str],
+        api: Api, hsba_env: dict[str, str],
         provider: tuple[ProviderDouble, str], one_pdf: bytes, tmp_path: Path,
         database: str) -> None:
-    base, auth, _ = api
+    base, auth, _, _ = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["phieu-1"])
     double.confirm(_tran_code(double, tx_id))  # the signer confirms; no notification sent
@@ -206,9 +211,9 @@ def test_a_confirmation_without_webhook_is_settled_by_hsba_worker(
 
 
 def test_the_providers_signed_notification_settles_through_the_running_api(
-        api: tuple[str, dict[str, str], dict[str, str]], provider: tuple[ProviderDouble, str],
+        api: Api, provider: tuple[ProviderDouble, str],
         one_pdf: bytes, tmp_path: Path, database: str) -> None:
-    base, auth, _ = api
+    base, auth, _, other = api
     double, _ = provider
     tx_id = _request(base, auth, one_pdf, ["a", "b"])
     tran_code = _tran_code(double, tx_id)
@@ -221,15 +226,19 @@ def test_the_providers_signed_notification_settles_through_the_running_api(
     state = _state(base, auth, tx_id)
     assert state["status"] == "completed" and sorted(state["signed"]) == ["a", "b"]
     assert_signed(double, base64.b64decode(state["signed"]["b"]), tmp_path / "b.pdf")
+    # another account, even one with the sign right, reads nothing of it
+    r = httpx.get(f"{base}/api/v1/remote-signing/requests/{tx_id}", headers=other, timeout=60)
+    assert r.status_code == 404 and r.json()["code"] == "remote.unknown_transaction", r.text
+    assert "signed" not in r.json()
     assert double.notify(tran_code, hook, WEBHOOK_SECRET.encode()).status_code == 409
     assert [a[1:] for a in _audited(database, tx_id)] == [("requested", ""),
                                                           ("settled", "completed")]
 
 
 def test_requests_need_the_sign_right_and_unknown_transactions_are_404(
-        api: tuple[str, dict[str, str], dict[str, str]], provider: tuple[ProviderDouble, str],
+        api: Api, provider: tuple[ProviderDouble, str],
         one_pdf: bytes) -> None:
-    base, auth, cashier = api
+    base, auth, cashier, _ = api
     double, _ = provider
     before = len(double.transactions)
     r = httpx.post(f"{base}/api/v1/remote-signing/requests", json={}, timeout=60)
