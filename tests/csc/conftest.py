@@ -4,7 +4,6 @@ port (real HTTP), and a one-page PDF to sign."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,6 @@ from typing import Any
 import pyotp
 import pytest
 from fastapi import FastAPI
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from api.app import create_app
 from api.middleware import ApiLimits
@@ -89,14 +86,9 @@ def csc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CscEnv]:
 
 @pytest.fixture(scope="session")
 def one_page_pdf() -> bytes:
-    w = PdfFileWriter()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
-    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
-        [generic.NumberObject(0), generic.NumberObject(0),
-         generic.NumberObject(595), generic.NumberObject(842)])))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
+    from tests.pdfs import one_page_pdf
+
+    return one_page_pdf()
 
 
 _HERE = str(Path(__file__).resolve().parent)

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 from pkcs11 import Attribute
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import Signer
@@ -41,14 +39,9 @@ def dev_pki(dev_pki_dir: Path) -> DevPki:
 
 @pytest.fixture(scope="session")
 def one_page_pdf() -> bytes:
-    w = PdfFileWriter()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
-    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
-        [generic.NumberObject(0), generic.NumberObject(0),
-         generic.NumberObject(595), generic.NumberObject(842)])))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
+    from tests.pdfs import one_page_pdf
+
+    return one_page_pdf()
 
 
 async def _sign_and_validate(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -17,14 +16,6 @@ if _HERE not in sys.path:
 @pytest.fixture(scope="session")
 def one_pdf() -> bytes:
     """A one-page PDF with no signature field (the signer adds an invisible one)."""
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+    from tests.pdfs import one_page_pdf
 
-    w = PdfFileWriter()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
-    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
-        [generic.NumberObject(0), generic.NumberObject(0),
-         generic.NumberObject(595), generic.NumberObject(842)])))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
+    return one_page_pdf()

@@ -8,7 +8,6 @@ AdES validation (trust anchor: the double's development PKI root) and ``pdfsig``
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import signal
@@ -22,9 +21,7 @@ from typing import Any
 
 import pytest
 from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.validation import ades
 from pyhanko.sign.validation.policy_decl import (
@@ -55,14 +52,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Provide
 
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    w = PdfFileWriter()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
-    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
-        [generic.NumberObject(0), generic.NumberObject(0),
-         generic.NumberObject(595), generic.NumberObject(842)])))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
+    from tests.pdfs import one_page_pdf
+
+    return one_page_pdf()
 
 
 def _signing(url: str, store: Path, **kw: Any) -> AppConfirmedSigning:
