@@ -21,7 +21,7 @@ import struct
 import pikepdf
 
 from templates.pdfa.report import Inspection
-from templates.pdfa.walk import all_dicts, resource_dicts
+from templates.pdfa.walk import all_dicts, font_dicts
 
 _INLINE_IMAGE = re.compile(rb"(?:^|\s)BI\s")
 
@@ -109,24 +109,8 @@ def _check_font(ins: Inspection, font: pikepdf.Dictionary) -> None:
         ins.not_checked.add("6.2.11.5 (listed glyph widths differ from the font program)")
 
 
-def _fonts(ins: Inspection) -> list[pikepdf.Dictionary]:
-    seen: set[tuple[int, int]] = set()
-    out = []
-    for res in resource_dicts(ins.pdf):
-        fonts = res.get("/Font")
-        if not isinstance(fonts, pikepdf.Dictionary):
-            continue
-        for font in fonts.values():
-            if isinstance(font, pikepdf.Dictionary) and not (font.is_indirect
-                                                             and font.objgen in seen):
-                if font.is_indirect:
-                    seen.add(font.objgen)
-                out.append(font)
-    return out
-
-
 def check_fonts_coverage(ins: Inspection) -> None:
-    for font in _fonts(ins):
+    for font in font_dicts(ins.pdf):
         try:
             _check_font(ins, font)
         except (struct.error, KeyError, IndexError, ValueError, ZeroDivisionError):

@@ -5,30 +5,12 @@ from __future__ import annotations
 import pikepdf
 
 from templates.pdfa.report import Inspection
-from templates.pdfa.walk import resource_dicts
+from templates.pdfa.walk import font_dicts
 
 _PREDEFINED_CMAP_PREFIXES = ("Identity-", "GB", "UniGB", "B5", "ETen", "HKscs", "UniCNS",
                              "CNS", "83pv", "90", "Add-", "Ext-", "H", "V", "RKSJ", "EUC",
                              "UniJIS", "KSC", "UniKS", "78", "Hankaku", "Hiragana", "Katakana",
                              "Roman", "WP-")
-
-
-def _fonts(ins: Inspection) -> list[pikepdf.Dictionary]:
-    seen: set[tuple[int, int]] = set()
-    out = []
-    for res in resource_dicts(ins.pdf):
-        fonts = res.get("/Font")
-        if not isinstance(fonts, pikepdf.Dictionary):
-            continue
-        for f in fonts.values():
-            if not isinstance(f, pikepdf.Dictionary):
-                continue
-            if f.is_indirect:
-                if f.objgen in seen:
-                    continue
-                seen.add(f.objgen)
-            out.append(f)
-    return out
 
 
 def _embedded(descriptor: object) -> bool:
@@ -39,7 +21,7 @@ def _embedded(descriptor: object) -> bool:
 
 def check_fonts(ins: Inspection) -> None:
     c_emb = {1: "6.3.4", 2: "6.2.11.4.1"}
-    for font in _fonts(ins):
+    for font in font_dicts(ins.pdf):
         sub = str(font.get("/Subtype", ""))
         name = str(font.get("/BaseFont", "(unnamed)"))
         if sub == "/Type3":

@@ -90,3 +90,22 @@ def all_objects(pdf: pikepdf.Pdf, limit: int = 500_000) -> Iterator[object]:
                 if isinstance(c, (pikepdf.Dictionary, pikepdf.Array)) and c.is_indirect:
                     continue
                 stack.append(c)
+
+
+def font_dicts(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
+    """Every font dictionary in the resources :func:`resource_dicts` reaches, each once."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for res in resource_dicts(pdf):
+        fonts = res.get("/Font")
+        if not isinstance(fonts, pikepdf.Dictionary):
+            continue
+        for f in fonts.values():
+            if not isinstance(f, pikepdf.Dictionary):
+                continue
+            if f.is_indirect:
+                if f.objgen in seen:
+                    continue
+                seen.add(f.objgen)
+            out.append(f)
+    return out
