@@ -1,12 +1,15 @@
-"""Real HTTP on loopback for tests: a free port, and uvicorn serving an app in a thread."""
+"""Real HTTP on loopback for tests: a free port, uvicorn serving an app in a thread, and
+waiting for an ``hsba serve`` process to serve."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -42,3 +45,24 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def wait_until_serving(proc: subprocess.Popen[str], base: str, timeout: float = 120) -> str:
+    """Read the banner ``hsba serve`` prints (up to its "API docs:" line), then wait
+    until ``/healthz`` answers 200; returns the banner. Fails if the process ends."""
+    assert proc.stdout is not None
+    banner = []
+    for line in proc.stdout:  # the banner is printed (flushed) before serving
+        banner.append(line)
+        if "API docs:" in line:
+            break
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.3)
+    return "".join(banner)

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ import pytest
 from core.errors import ConfigurationError
 from core.settings import Settings
 from tests.loopback import free_port as _free_port
+from tests.loopback import wait_until_serving
 
 HSBA = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
 REPO = Path(__file__).resolve().parents[2]
@@ -54,27 +54,12 @@ def test_serve_seeds_and_prints_logins(tmp_path: Path) -> None:
                             env=_env(tmp_path, HSBA_ENV="development"), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    banner: list[str] = []
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # the banner is printed (flushed) before serving
-            banner.append(line)
-            if "API docs:" in line:
-                break
-        out = "".join(banner)
+        out = wait_until_serving(proc, base)
         assert f"hsba is running at {base}" in out, out
         assert "DEVELOPMENT ONLY" in out
         m = re.search(r"\[staff \] clinician\s+(\S+)\s+secret=(\S+) totp=(\S+) pin=(\S+)", out)
         assert m, out
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None
-            time.sleep(0.3)
         username, secret, totp_secret = m.group(1), m.group(2), m.group(3)
         r = httpx.post(f"{base}/api/v1/auth/login", json={
             "username": username, "password": secret, "totp": pyotp.TOTP(totp_secret).now()},

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +21,15 @@ def one_pdf() -> bytes:
     from tests.pdfs import one_page_pdf
 
     return one_page_pdf()
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    """The SmartCA-shaped provider double (``provider_double``), served on loopback."""
+    from provider_double import ProviderDouble
+
+    from tests.loopback import LoopbackServer
+
+    double = ProviderDouble(tmp_path_factory.mktemp("double-pki"))
+    with LoopbackServer(double.app) as server:
+        yield double, server.url

@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
+from provider_double import SP_ID, SP_PASSWORD, USER_ID, ProviderDouble
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.validation import ades
@@ -41,13 +40,6 @@ from hsm.remote.async_provider import (
 )
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProviderDouble, str]]:
-    double = ProviderDouble(tmp_path_factory.mktemp("double-pki"))
-    with LoopbackServer(double.app) as server:
-        yield double, server.url
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from provider_double import SP_ID, SP_PASSWORD, USER_ID, LoopbackServer, ProviderDouble
+from provider_double import SP_ID, SP_PASSWORD, USER_ID, ProviderDouble
 from test_async_provider import assert_signed
 
-from tests.loopback import free_port
+from tests.loopback import free_port, wait_until_serving
 
 pytestmark = pytest.mark.services
 
@@ -57,13 +57,6 @@ def database(test_services: Any) -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProviderDouble, str]]:
-    double = ProviderDouble(tmp_path_factory.mktemp("double-pki"))
-    with LoopbackServer(double.app) as server:
-        yield double, server.url
 
 
 @pytest.fixture(scope="module")
@@ -118,22 +111,7 @@ def api(hsba_env: dict[str, str]) -> Iterator[Api]:
                             stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert proc.stdout is not None
-        banner = []
-        for line in proc.stdout:
-            banner.append(line)
-            if "API docs:" in line:
-                break
-        out = "".join(banner)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.3)
+        out = wait_until_serving(proc, base)
         yield (base, _login(base, out, "clinician"), _login(base, out, "cashier"),
                _login(base, out, "head_of_department"))
     finally:
