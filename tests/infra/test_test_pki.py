@@ -100,3 +100,57 @@ def test_token_identities_match_the_public_keys_on_the_token(test_services) -> N
                     cert_key["public_key"].parsed["modulus"].native
             else:
                 assert bytes(cert_key["public_key"]) in pub[Attribute.EC_POINT]
+
+
+def test_test_tsa_with_cached_parts_answers_like_certomancer() -> None:
+    """scripts/pki_server.py encodes the TSA's fixed parts once; the token it gives is
+    certomancer's own (same fields, certificates and signed attributes), and a second
+    token still gets a fresh serial, time and signature."""
+    import hashlib
+    import sys
+
+    from asn1crypto import tsp
+    from certomancer import services
+
+    from tests.pki.testpki import PKI_CONFIG, REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    try:
+        import pki_server
+    finally:
+        sys.path.remove(str(REPO_ROOT / "scripts"))
+    stock = services.TimeStamper.request_tsa_response
+    pki_server.build_app(PKI_CONFIG, REPO_ROOT, 0)  # installs the cached responder
+    try:
+        assert services.TimeStamper.request_tsa_response is not stock
+        stamper = load_test_pki().timestamper()
+        req = tsp.TimeStampReq({
+            "version": 1, "cert_req": True, "nonce": 12345,
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                                "hashed_message": hashlib.sha256(b"form").digest()}})
+        ours = [services.TimeStamper.request_tsa_response(stamper, req) for _ in range(2)]
+        theirs = stock(stamper, req)
+    finally:
+        services.TimeStamper.request_tsa_response = stock
+
+    def shape(resp: tsp.TimeStampResp) -> dict:
+        sd = resp["time_stamp_token"]["content"]
+        info = sd["encap_content_info"]["content"].parsed.native
+        si = sd["signer_infos"][0]
+        return {
+            "status": resp["status"].native,
+            "info": {k: v for k, v in info.items() if k not in ("serial_number", "gen_time")},
+            "certs": sorted(c.chosen.dump() for c in sd["certificates"]),
+            "sid": si["sid"].native, "algos": (si["digest_algorithm"].native,
+                                               si["signature_algorithm"].native),
+            "attrs": [a["type"].native for a in si["signed_attrs"]],
+            "signing_cert": si["signed_attrs"][2]["values"][0].native,
+        }
+
+    assert shape(ours[0]) == shape(theirs)
+    assert shape(ours[0])["info"]["nonce"] == 12345
+    first, second = (r["time_stamp_token"]["content"] for r in ours)
+    assert first["encap_content_info"]["content"].parsed["serial_number"].native != \
+        second["encap_content_info"]["content"].parsed["serial_number"].native
+    assert first["signer_infos"][0]["signature"].native != \
+        second["signer_infos"][0]["signature"].native
