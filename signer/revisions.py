@@ -11,7 +11,10 @@ need and drops the rest:
   is as valid for PDF/A) and (2) writes every new stream Flate-compressed
   (DSS certificates/OCSP responses/CRLs, appearance streams).
 - :func:`fitted_reservation` — ``/Contents`` reserved at the measured container
-  size plus a small margin (hex-encoded, so twice the DER), instead of +25 %.
+  size plus a small margin (hex-encoded, so twice the DER), instead of +25 %;
+  :func:`container_length` measures a dry-run container with a signature value
+  of the key's real maximal size (pyHanko's PKCS#11 dry run assumes 512 bytes
+  for any RSA or EC key: 256 bytes of zeros kept in every RSA-2048 signature).
 - :func:`async_add_document_timestamp` — the B-LTA document timestamp, in the
   lean writer, reserved from the TSA's real token size.
 """
@@ -23,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from io import BytesIO
 from typing import Any
 
+from asn1crypto import algos, cms, keys
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
@@ -36,15 +40,21 @@ __all__ = [
     "RESERVE_MARGIN",
     "LeanIncrementalWriter",
     "async_add_document_timestamp",
+    "container_length",
     "fitted_reservation",
     "lean_writer",
 ]
 
-RESERVE_MARGIN = 160
-"""Hex characters of margin over a measured container (80 bytes of DER): a TSA
-token of the same TSA differs by a few bytes (nonce, serial, fraction of a
-second), an ECDSA signature by up to two. A container that still does not fit
-is re-made with pyHanko's own sizing (``signer.sign``)."""
+RESERVE_MARGIN = 64
+"""Hex characters of margin over a measured container (32 bytes of DER). What
+differs between the measured container and a later one of the same signer and
+TSA: the TSA token's nonce (8 random bytes: ±1 byte of DER), serial (±1-2),
+``genTime`` fraction of a second (0-7 digits; trailing zeros are dropped) and,
+for an ECDSA TSA, its signature (±2): at most ~13 bytes. The signer's own
+signature is measured at its maximal size (:func:`container_length`). A
+container that still does not fit (another TSA of a failover list, a TSA that
+changed its certificate) is re-made with pyHanko's own sizing (``signer.sign``,
+:func:`async_add_document_timestamp`): one more signature, never a broken file."""
 
 
 class LeanIncrementalWriter(IncrementalPdfFileWriter):
@@ -72,6 +82,31 @@ def lean_writer(pdf: bytes | BytesIO) -> LeanIncrementalWriter:
     """A :class:`LeanIncrementalWriter` over ``pdf`` (non-strict, like the reader)."""
     return LeanIncrementalWriter(BytesIO(pdf) if isinstance(pdf, bytes) else pdf,
                                  strict=False)
+
+
+def max_signature_length(public_key: keys.PublicKeyInfo) -> int | None:
+    """Largest signature value ``public_key`` makes, in bytes (None: unknown kind)."""
+    algorithm = public_key.algorithm
+    if algorithm in ("rsa", "rsassa_pss"):
+        return (public_key.bit_size + 7) // 8
+    if algorithm == "ec":
+        largest = 2 ** (8 * ((public_key.bit_size + 7) // 8)) - 1
+        return len(algos.DSASignature({"r": largest, "s": largest}).dump())
+    return {"ed25519": 64, "ed448": 114}.get(algorithm)
+
+
+def container_length(dry_run: cms.ContentInfo, public_key: keys.PublicKeyInfo) -> int:
+    """DER length of a container like ``dry_run`` once really signed by ``public_key``.
+
+    A dry run's signature value is the signer's estimate (pyHanko's PKCS#11 signer:
+    512 bytes for any RSA or EC key); it is replaced by one of the key's maximal
+    length before measuring. Unknown key kinds keep the estimate."""
+    size = max_signature_length(public_key)
+    if size is None:
+        return len(dry_run.dump())
+    measured = cms.ContentInfo.load(dry_run.dump())
+    measured["content"]["signer_infos"][0]["signature"] = bytes(size)
+    return len(measured.dump(force=True))
 
 
 def fitted_reservation(der_length: int) -> int:

@@ -47,6 +47,7 @@ from signer.request import LEVELS, SignRequest
 from signer.revisions import (
     LeanIncrementalWriter,
     async_add_document_timestamp,
+    container_length,
     fitted_reservation,
     lean_writer,
 )
@@ -124,6 +125,8 @@ async def _reserve(
     cached = _RESERVED.get(key)
     if cached is not None:
         return cached
+    cert = signer.signing_cert
+    assert cert is not None
     digest = hashes.Hash(get_pyca_cryptography_hash(request.md_algorithm)).finalize()
     test_cms = await signer.async_sign(
         digest,
@@ -133,10 +136,11 @@ async def _reserve(
         timestamper=timestamper,
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)),
     )
-    # The dry run carries a real TSA token and the same certificates: the real container
-    # differs by a few bytes (nonce, serial, accuracy, ECDSA length); a container that
-    # still does not fit is re-signed with pyHanko's own sizing (async_sign_pdf).
-    reserved = fitted_reservation(len(test_cms.dump()))
+    # The dry run carries a real TSA token and the same certificates, and its signature
+    # value is measured at the key's maximal length: the real container differs by a
+    # few bytes of the TSA token (RESERVE_MARGIN); a container that still does not fit
+    # is re-signed with pyHanko's own sizing (async_sign_pdf).
+    reserved = fitted_reservation(container_length(test_cms, cert.public_key))
     _RESERVED[key] = reserved
     return reserved
 

@@ -6,14 +6,17 @@
 - ``data.json`` embedded as an associated file (``/AFRelationship /Data``, MIME
   ``application/json``), listed once in the catalogue's ``/AF``.
 - one empty signature field per signature block (widget with the print flag and an
-  empty appearance stream), named after the role, where the block was laid out.
+  empty appearance stream, one stream shared by the fields of the same size), named
+  after the role, where the block was laid out.
 - the verification QR code drawn as vector rectangles into the box the layout reserved.
 - WeasyPrint's 3 KB sRGB profile (output intent and ICCBased colour space) replaced by
   an equivalent compact one (``templates.icc``).
 - font programs re-subset to the glyphs used, renumbered (``templates.pdf_fonts``).
 - page content tidied without changing what it draws (WeasyPrint writes a zero kerning
-  adjustment between every glyph of a ``TJ`` array; adjacent strings are merged), and
-  every stream compressed once, with object streams.
+  adjustment between every glyph of a ``TJ`` array; adjacent strings are merged; its
+  coordinates carry six decimals, rounded to three: 1/1000 of a CSS pixel), and every
+  stream compressed once, with object streams, the XMP packet too (PDF/A-2 and -3
+  allow a filtered metadata stream, only PDF/A-1 forbids it: ~2.5 KB → ~0.9 KB).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
+import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -42,8 +46,7 @@ if TYPE_CHECKING:
 HSBA_NS = "https://hsba.vn/ns/form/1.0/"
 PRODUCER = "hsba (WeasyPrint, pikepdf)"
 
-# Compact XMP (no line breaks, simple properties as attributes): the packet is stored
-# unfiltered, as PDF/A wants it readable, so every byte counts in each archived form.
+# Compact XMP (no line breaks, simple properties as attributes), Flate-compressed.
 _EXTENSION = ('<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">'
               "<pdfaSchema:schema>hsba form</pdfaSchema:schema>"
               "<pdfaSchema:namespaceURI>{ns}</pdfaSchema:namespaceURI>"
@@ -90,10 +93,14 @@ def _write_metadata(pdf: pikepdf.Pdf, fh: FormHtml, info: FormInfo, document_id:
                     now: datetime) -> None:
     when = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     pdf_date = now.strftime("D:%Y%m%d%H%M%SZ")
-    # Left unfiltered: pikepdf's PDF/A-preserving save keeps XMP readable as text.
-    stream = pdf.make_stream(_xmp(fh.title, info, document_id, when))
+    # Compressed (PDF/A-2/3 allow it). qpdf writes every /Type /Metadata /Subtype /XML
+    # stream decompressed, so the stream is saved with a same-length stand-in for
+    # /Subtype and the key is put back in the saved bytes (_restore_metadata_subtype).
+    stream = pdf.make_stream(b"")
+    stream.write(zlib.compress(_xmp(fh.title, info, document_id, when), 9),
+                 filter=Name.FlateDecode)
     stream.Type = Name.Metadata
-    stream.Subtype = Name.XML
+    stream[_SUBTYPE_STAND_IN] = Name.XML
     pdf.Root.Metadata = stream
     # No /Producer or /ModDate in Info: signing software (pyHanko) rewrites those two Info
     # entries when present without touching the XMP, which would break the Info/XMP
@@ -101,6 +108,18 @@ def _write_metadata(pdf: pikepdf.Pdf, fh: FormHtml, info: FormInfo, document_id:
     pdf.trailer.Info = pdf.make_indirect(Dictionary(
         Title=String(fh.title), Creator=String("hsba"), CreationDate=String(pdf_date)))
     pdf.Root.Lang = String("vi")
+
+
+_SUBTYPE_STAND_IN = "/SubtypX"  # as long as /Subtype: no offset moves when it is put back
+
+
+def _restore_metadata_subtype(saved: bytes) -> bytes:
+    """``/SubtypX /XML`` → ``/Subtype /XML`` in the metadata stream's dictionary (a
+    top-level stream object: never inside an object stream or a compressed stream)."""
+    stand_in = _SUBTYPE_STAND_IN.encode() + b" /XML"
+    if saved.count(stand_in) != 1:
+        raise RuntimeError("metadata stream dictionary not found once in the saved form")
+    return saved.replace(stand_in, b"/Subtype /XML")
 
 
 def _attach_data(pdf: pikepdf.Pdf, data_json: bytes, now: datetime) -> None:
@@ -126,6 +145,7 @@ def _add_signature_fields(pdf: pikepdf.Pdf, fields: list[SignatureFieldSpec]) ->
     if "/Fields" not in acroform:
         acroform.Fields = Array()
     existing = {str(f.get("/T", "")) for f in acroform.Fields}
+    empty: dict[tuple[float, float], pikepdf.Stream] = {}  # one per size, shared
     for spec in fields:
         if spec.name in existing:
             raise InvalidInput("form.duplicate_signature_field",
@@ -133,11 +153,14 @@ def _add_signature_fields(pdf: pikepdf.Pdf, fields: list[SignatureFieldSpec]) ->
                                f"Duplicate signature field name '{spec.name}'.")
         page = pdf.pages[spec.page]
         x1, y1, x2, y2 = spec.box
-        appearance = pdf.make_stream(b"")
-        appearance.Type = Name.XObject
-        appearance.Subtype = Name.Form
-        appearance.BBox = Array([0, 0, round(x2 - x1, 2), round(y2 - y1, 2)])
-        appearance.Resources = Dictionary()
+        size = (round(x2 - x1, 2), round(y2 - y1, 2))
+        appearance = empty.get(size)
+        if appearance is None:
+            appearance = empty[size] = pdf.make_stream(b"")
+            appearance.Type = Name.XObject
+            appearance.Subtype = Name.Form
+            appearance.BBox = Array([0, 0, *size])
+            appearance.Resources = Dictionary()
         widget = pdf.make_indirect(Dictionary(
             Type=Name.Annot, Subtype=Name.Widget, FT=Name.Sig, T=String(spec.name),
             TU=String(f"Chữ ký: {spec.role}"), Rect=Array(list(spec.box)), F=4,
@@ -156,6 +179,27 @@ def _merge_zero_kerns(match: re.Match[bytes]) -> bytes:
     return match.group(0).replace(b">0<", b"")
 
 
+# A number with more than three decimals (a whole token); applied only to content with
+# no literal string and no inline image (see _round_coordinates), where every such
+# token is an operand.
+_LONG_DECIMAL = re.compile(rb"(?<![\w.#])-?\d*\.\d{4,}(?![\w.#])")
+_UNSAFE_TO_ROUND = re.compile(rb"\(|\bBI\b")
+
+
+def _three_decimals(match: re.Match[bytes]) -> bytes:
+    text = (b"%.3f" % float(match.group(0))).rstrip(b"0").rstrip(b".")
+    return b"0" if text in (b"-0", b"") else text
+
+
+def _round_coordinates(content: bytes) -> bytes:
+    """WeasyPrint's six decimals → three (1/1000 of a CSS pixel; random digits that
+    compress badly). Content holding literal strings or inline images is left as it is:
+    a number-like run inside them is not an operand."""
+    if _UNSAFE_TO_ROUND.search(content):
+        return content
+    return _LONG_DECIMAL.sub(_three_decimals, content)
+
+
 def _tidy_content(pdf: pikepdf.Pdf, qr: QrPlacement | None) -> None:
     """Merge glyph strings split by zero adjustments; draw the QR code on its page."""
     for index, page in enumerate(pdf.pages):
@@ -163,6 +207,7 @@ def _tidy_content(pdf: pikepdf.Pdf, qr: QrPlacement | None) -> None:
         if not isinstance(contents, pikepdf.Stream):
             continue
         data = _TJ_ARRAY.sub(_merge_zero_kerns, contents.read_bytes())
+        data = _round_coordinates(data)
         if qr is not None and qr.page == index:
             data = b"q\n" + data + b"\nQ\n" + qr_pdf_operators(qr.url, qr.box)
         contents.write(data)
@@ -199,4 +244,4 @@ def finish_pdf(raw: bytes, fh: FormHtml, info: FormInfo, *, document_id: str,
         out = io.BytesIO()
         pdf.save(out, compress_streams=True, fix_metadata_version=False,
                  object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return out.getvalue()
+    return _restore_metadata_subtype(out.getvalue())

@@ -148,3 +148,27 @@ def test_appearance_widths_match_the_font_and_text_is_not_letter_spaced(
     text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert name in text  # no letters split apart
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("role", ["token_doctor_rsa", "token_doctor_ec"])
+def test_token_signature_reserved_at_the_keys_real_size(
+        test_services: Any, signer_pki: Any, form_pdf: bytes, role: str) -> None:
+    """pyHanko's PKCS#11 dry run sizes every RSA/EC signature at 512 bytes: the
+    reservation used to keep 256 (RSA-2048) or ~440 (P-256) zero bytes, twice as hex.
+    Measured with the key's real maximal signature, the padding is the margin alone."""
+    from hsm.pkcs11 import Pkcs11Keystore
+
+    token = Pkcs11Keystore(test_services.pkcs11_module, test_services.pkcs11_token_label,
+                           test_services.pkcs11_user_pin)
+    try:
+        signer = token.signer_for(getattr(signer_pki.pki.labels, role))
+        signed = sign_pdf(form_pdf, SignRequest("doctor", "Token", level="B-T"),
+                          signer=signer, timestampers=[signer_pki.timestamper()])
+    finally:
+        token.close()
+    sig = PdfFileReader(BytesIO(signed)).embedded_signatures[0]
+    contents = bytes(sig.sig_object["/Contents"])
+    padding = len(contents) - len(cms.ContentInfo.load(contents).dump())
+    assert 0 <= padding <= RESERVE_MARGIN // 2 + 16, padding
+    checks.assert_ades_passed(signed, signer_pki.root, "B-T", 1)
