@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +50,7 @@ hb_face_t *hb_subset_or_fail(hb_face_t *source, const hb_subset_input_t *input);
 _MEMORY_MODE_DUPLICATE = 0
 _SETS_DROP_TABLE_TAG = 3
 _FLAGS = 0x1 | 0x200  # NO_HINTING | NO_LAYOUT_CLOSURE
+_RETAIN_GIDS = 0x2
 _DROP_TABLES = (b"GDEF", b"GSUB", b"GPOS", b"name", b"DSIG", b"kern", b"gasp", b"cmap")
 
 
@@ -61,7 +63,7 @@ class _HarfBuzz:
         self.hb = self.ffi.dlopen("libharfbuzz.so.0")
         self.subset = self.ffi.dlopen("libharfbuzz-subset.so.0")
 
-    def subset_font(self, data: bytes, glyphs: list[int]) -> bytes | None:
+    def subset_font(self, data: bytes, glyphs: list[int], flags: int = _FLAGS) -> bytes | None:
         ffi, hb, sub = self.ffi, self.hb, self.subset
         blob = hb.hb_blob_create(data, len(data), _MEMORY_MODE_DUPLICATE, ffi.NULL, ffi.NULL)
         face = hb.hb_face_create(blob, 0)
@@ -76,7 +78,7 @@ class _HarfBuzz:
             drop = sub.hb_subset_input_set(plan_input, _SETS_DROP_TABLE_TAG)
             for tag in _DROP_TABLES:
                 hb.hb_set_add(drop, hb.hb_tag_from_string(tag, 4))
-            sub.hb_subset_input_set_flags(plan_input, _FLAGS)
+            sub.hb_subset_input_set_flags(plan_input, flags)
             result = sub.hb_subset_or_fail(face, plan_input)
             if result == ffi.NULL:
                 return None
@@ -99,6 +101,18 @@ def _harfbuzz() -> _HarfBuzz | None:
     except (OSError, ImportError) as e:  # no libharfbuzz-subset: fonts stay as rendered
         log.warning("font compaction unavailable: %s", e)
         return None
+
+
+def subset_font_program(data: bytes, glyphs: Iterable[int], *,
+                        retain_gids: bool = False) -> bytes | None:
+    """A TrueType program cut to ``glyphs`` (plus composite components), without hinting,
+    layout tables, ``name`` or ``cmap``; glyph ids renumbered unless ``retain_gids``.
+    None when the HarfBuzz subsetter is not installed or fails."""
+    hb = _harfbuzz()
+    if hb is None:
+        return None
+    return hb.subset_font(data, sorted(set(glyphs)),
+                          _FLAGS | (_RETAIN_GIDS if retain_gids else 0))
 
 
 def _tables(font: bytes) -> dict[bytes, bytes]:

@@ -172,3 +172,47 @@ def test_token_signature_reserved_at_the_keys_real_size(
     padding = len(contents) - len(cms.ContentInfo.load(contents).dump())
     assert 0 <= padding <= RESERVE_MARGIN // 2 + 16, padding
     checks.assert_ades_passed(signed, signer_pki.root, "B-T", 1)
+
+
+def test_appearance_font_holds_only_the_glyphs_it_draws(
+        test_pki: TestPki, form_pdf: bytes, tmp_path: Path) -> None:
+    """Each signature embeds the Vietnamese cut reduced to the glyphs of its own
+    appearance (ids kept, so /W and ToUnicode are pyHanko's): every drawn glyph keeps
+    its outline, no other glyph has one, and the text still extracts."""
+    from signer.appearance import vietnamese_font
+
+    label = LABELS.doctor_rsa
+    signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
+                                          [test_pki.cert(label), *test_pki.chain(label)])
+    name = "BS. Khổng Minh Ượng"
+    signed = sign_pdf(form_pdf, SignRequest("doctor", name, role="Bác sĩ điều trị",
+                                            level="B-B"), signer=signer)
+    widths, program, _ops, _box = _signature_appearance(signed)
+    full = TTFont(BytesIO(vietnamese_font()))
+
+    def outlined(font: TTFont) -> set[int]:
+        glyf, order = font["glyf"], font.getGlyphOrder()
+        return {gid for gid, g in enumerate(order) if glyf[g].numberOfContours != 0}
+
+    drawn = set(widths)
+    glyf, order = full["glyf"], full.getGlyphOrder()
+    needed, todo = set(drawn), list(drawn)
+    while todo:  # composite glyphs (accented letters) need their components
+        glyph = glyf[order[todo.pop()]]
+        for component in (glyph.getComponentNames(glyf) if glyph.isComposite() else ()):
+            if full.getGlyphID(component) not in needed:
+                needed.add(full.getGlyphID(component))
+                todo.append(full.getGlyphID(component))
+    assert outlined(program) - {0} == needed & outlined(full)
+    assert 20 < len(drawn) < 60
+    with pikepdf.open(BytesIO(signed)) as doc:
+        widget = next(a for a in doc.pages[0].Annots if a.get("/FT") == "/Sig" and "/V" in a)
+        font = next(iter(widget.AP.N.Resources.Font.values()))
+        embedded = font.DescendantFonts[0].FontDescriptor.FontFile2
+        assert len(embedded.read_raw_bytes()) < 4000  # the whole cut: ~7,900
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for line in (name, "Bác sĩ điều trị"):
+        assert line in text
