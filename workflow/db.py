@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -146,6 +147,39 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+)
+
+
+# --- batch signing jobs started from the clinician's page (workflow/batch_jobs.py) --------
+batch_jobs = Table(
+    "wf_batch_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(32), nullable=False),
+    Column("owner", String(64), nullable=False),  # the account that confirmed the batch
+    Column("state", String(16), nullable=False),  # queued | running | finished
+    Column("total", Integer, nullable=False),
+    Column("runner", String(128)),  # who runs it now (worker / API process), a lease
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True)),  # the runner's last sign of life
+    Column("finished_at", DateTime(timezone=True), index=True),
+    Index("ix_wf_batch_jobs_owner", "tenant", "owner", "state"),
+)
+
+batch_items = Table(
+    "wf_batch_items",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("document_id", String(64), nullable=False),
+    Column("form_code", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),  # the hash the clinician saw and confirmed
+    Column("state", String(16), nullable=False),  # waiting | signing | ok | failed
+    Column("status", String(32)),  # the document's status after signing
+    Column("error_code", String(64)),
+    Column("error_vi", Text),
+    Column("error_en", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -237,3 +237,18 @@ class DurableQueue:
                                  retry=retry if name in JOBS else False)(fn)  # type: ignore[call-overload]
             if periodic:
                 self.app.periodic(cron=crons[name], periodic_id=name)(task)
+
+        def sign_web_batch(batch_id: str) -> dict[str, Any]:
+            """A clinician's batch (``workflow.batch_jobs``), from its stored state: a retry
+            after a dead worker goes on where it stopped."""
+            import os
+            import uuid
+
+            from workflow.batch_jobs import BatchStore, run_batch
+
+            s = services()
+            return run_batch(s, BatchStore(s.engine), batch_id,
+                             f"worker:{os.getpid()}:{uuid.uuid4().hex[:8]}", force=True)
+
+        self.app.task(name="hsba.sign_web_batch", queue=QUEUE, retry=retry)(sign_web_batch)
+        self._extra.add("sign_web_batch")

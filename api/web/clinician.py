@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import DocId
 from api.web.batch import BatchJobs
+from api.web.batch import text as batch_text
 from api.web.common import (
     blocking,
     form_title,
@@ -181,7 +182,8 @@ async def start_batch(request: Request) -> Response:
     principal = principal_of(request)
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
-    selected = [str(v) for v in form.getlist("doc")][:200]
+    jobs = _jobs(request)
+    selected = [str(v) for v in form.getlist("doc")][:jobs.max_documents]
     if not selected:
         raise InvalidInput("web.nothing_selected", "Chưa chọn tài liệu nào.",
                            "No document selected.")
@@ -193,22 +195,38 @@ async def start_batch(request: Request) -> Response:
             raise InvalidInput("web.bad_selection", "Lựa chọn không hợp lệ.",
                                "Invalid selection.")
         items.append((doc_id[:64], sha.lower(), form_code[:64]))
-    job = await blocking(request, _jobs(request).start, services_of(request), principal, items,
-                         pin=str(form.get("pin", "")) or None,
-                         totp=str(form.get("totp", "")) or None)
-    return RedirectResponse(f"/web/batch/{job.id}", status_code=303)
+    job_id = await blocking(request, jobs.start, services_of(request), principal, items,
+                            pin=str(form.get("pin", "")) or None,
+                            totp=str(form.get("totp", "")) or None)
+    return RedirectResponse(f"/web/batch/{job_id}", status_code=303)
+
+
+def _no_job() -> NotFound:
+    return NotFound("web.no_job", "Không tìm thấy lượt ký.", "No such batch.")
 
 
 @router.get("/batch/{job_id}")
 @page(back="/web/inbox")
 async def batch_page(request: Request, job_id: DocId) -> Response:
     principal = principal_of(request)
-    job = _jobs(request).get(job_id, principal.subject)
+    services = services_of(request)
+    job = await blocking(request, _jobs(request).get, services, job_id, principal)
     if job is None:
-        raise NotFound("web.no_job", "Không tìm thấy lượt ký.", "No such batch.")
+        raise _no_job()
     lang = lang_of(request)
-    return render(request, "batch.html", job=job.to_dict(),
+    return render(request, "batch.html", job=job.to_dict(), bt=batch_text(lang),
+                  resumable=job.interrupted and services.queue is None,
                   title_of=lambda c: form_title(c, lang))
+
+
+@router.post("/batch/{job_id}/resume")
+@page(back="/web/inbox")
+async def batch_resume(request: Request, job_id: DocId,
+                       csrf: Annotated[str, Form(max_length=64)]) -> Response:
+    principal = principal_of(request)
+    check_csrf(request, csrf)
+    await blocking(request, _jobs(request).resume, services_of(request), job_id, principal)
+    return RedirectResponse(f"/web/batch/{job_id}", status_code=303)
 
 
 @router.get("/batch/{job_id}/status")
@@ -217,7 +235,7 @@ async def batch_status(request: Request, job_id: DocId) -> Response:
         principal = principal_of(request)
     except Exception:  # noqa: BLE001 - the poller goes to the log-in page
         return JSONResponse({"login": True}, status_code=401)
-    job = _jobs(request).get(job_id, principal.subject)
+    job = await blocking(request, _jobs(request).get, services_of(request), job_id, principal)
     if job is None:
         return JSONResponse({"missing": True}, status_code=404)
     return JSONResponse(job.to_dict(), headers={"Cache-Control": "no-store"})
