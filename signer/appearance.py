@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.api import ShapeResult
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -109,6 +110,20 @@ class _TightGlyphAccumulator(GlyphAccumulator):
 
     def _extract_subset(self, options: Any = None) -> None:
         """Nothing to do here: the program is cut when it is embedded (set_font_file)."""
+
+    def shape(self, txt: str, with_actual_text: bool = False) -> ShapeResult:
+        """pyHanko's shaping without an ``/ActualText`` span around every line: one
+        glyph per character here (no ligatures: the cut has no layout tables), so the
+        ``ToUnicode`` CMap alone gives the text back; the spans repeated it."""
+        return super().shape(txt, with_actual_text=False)
+
+    def _format_tounicode_cmap(self) -> generic.StreamObject:
+        """The compact CMap hsba writes for rendered forms (ranges, no line per entry)."""
+        from templates.tounicode import to_unicode_cmap
+
+        stream = generic.StreamObject(stream_data=to_unicode_cmap(self._cid_to_unicode))
+        stream.compress()
+        return stream
 
 
 def appearance_font_program(glyph_ids: Iterable[int]) -> bytes:

@@ -14,12 +14,15 @@ equal to the original's); a font that does not check out is left untouched.
 from __future__ import annotations
 
 import logging
+import re
 import struct
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 import pikepdf
+
+from templates.tounicode import parse_to_unicode, to_unicode_cmap
 
 log = logging.getLogger(__name__)
 
@@ -180,50 +183,177 @@ def _used_cids(widths: Any) -> set[int]:
     return cids
 
 
-def _compact_font(pdf: pikepdf.Pdf, cid_font: Any, hb: _HarfBuzz) -> bool:
+def _subset(cid_font: Any, hb: _HarfBuzz) -> tuple[bytes, dict[int, int]] | None:
+    """The font program cut to the glyphs ``/W`` lists (renumbered) and old → new glyph
+    ids; None when the font is not a WeasyPrint-style identity-mapped TrueType CIDFont
+    or the cut does not check out."""
     if cid_font.get("/Subtype") != "/CIDFontType2" or "/W" not in cid_font:
-        return False
+        return None
     if cid_font.get("/CIDToGIDMap", pikepdf.Name.Identity) != pikepdf.Name.Identity:
-        return False
+        return None
     descriptor = cid_font.FontDescriptor
     program = descriptor.get("/FontFile2")
     if not isinstance(program, pikepdf.Stream) or "/CIDSet" in descriptor:
-        return False
+        return None
     data = program.read_bytes()
     tables = _tables(data)
     used = _used_cids(cid_font.W) | {0}
     keep = sorted(_glyph_closure(tables, used))
     new = hb.subset_font(data, keep)
-    if new is None:
-        return False
+    if new is None or len(new) >= len(data):
+        return None
     new_gid = {old: i for i, old in enumerate(keep)}
     old_adv, new_adv = _advances(tables), _advances(_tables(new))
     if len(new_adv) != len(keep) or any(old_adv[g] != new_adv[new_gid[g]] for g in used):
         log.warning("font compaction check failed; font kept as rendered")
-        return False
-    if len(new) >= len(data):
-        return False
-    mapping = bytearray(2 * (max(used) + 1))
-    for cid in used:
-        struct.pack_into(">H", mapping, 2 * cid, new_gid[cid])
-    program.write(new)
-    program.Length1 = len(new)
-    cid_font.CIDToGIDMap = pdf.make_stream(bytes(mapping))
-    return True
+        return None
+    return new, {cid: new_gid[cid] for cid in used}
+
+
+def _widths(cid_font: Any) -> dict[int, Any]:
+    items, widths, i = list(cid_font.W), {}, 0
+    while i < len(items):
+        first = int(items[i])
+        if isinstance(items[i + 1], pikepdf.Array):
+            widths.update((first + k, w) for k, w in enumerate(items[i + 1]))
+            i += 2
+        else:
+            widths.update((cid, items[i + 2]) for cid in range(first, int(items[i + 1]) + 1))
+            i += 3
+    return widths
+
+
+def _renumbered_widths(cid_font: Any, new_cid: dict[int, int]) -> pikepdf.Array:
+    by_new = sorted((new_cid[cid], width) for cid, width in _widths(cid_font).items()
+                    if cid in new_cid)
+    out: list[Any] = []
+    for cid, width in by_new:
+        if out and out[-2] + len(out[-1]) == cid:
+            out[-1].append(width)
+        else:
+            out += [cid, [width]]
+    return pikepdf.Array([pikepdf.Array(x) if isinstance(x, list) else x for x in out])
+
+
+# Content whose every hex string is shown text and every q/Q/Tf an operator: no literal
+# strings, dictionaries (BDC property lists), inline images or comments.
+_UNSAFE_CONTENT = re.compile(rb"[(%]|<<|\bBI\b")
+_CONTENT_TOKEN = re.compile(rb"<([0-9a-fA-F\s]*)>|/([^\s/\[\]()<>{}%]+)|([^\s/\[\]()<>{}%]+)")
+
+
+def _renumber_content(content: bytes, fonts: dict[str, dict[int, int]]) -> bytes | None:
+    """``content`` with the codes of text shown in ``fonts`` (resource name → old → new
+    code) renumbered; None when the content is not plain enough to rewrite safely or
+    shows a code the mapping does not know."""
+    if _UNSAFE_CONTENT.search(content):
+        return None
+    out, last, stack = [], 0, []
+    current: dict[int, int] | None = None
+    name = b""
+    for token in _CONTENT_TOKEN.finditer(content):
+        hex_digits, resource, word = token.groups()
+        if resource is not None:
+            name = resource
+        elif word in (b"q", b"Q"):
+            if word == b"q":
+                stack.append(current)
+            elif stack:
+                current = stack.pop()
+        elif word == b"Tf":
+            current = fonts.get(name.decode("latin-1"))
+        elif hex_digits is not None and current is not None:
+            digits = re.sub(rb"\s", b"", hex_digits)
+            if len(digits) % 4:
+                return None
+            codes = [int(digits[k:k + 4], 16) for k in range(0, len(digits), 4)]
+            if any(c not in current for c in codes):
+                return None
+            out += [content[last:token.start()], b"<",
+                    b"".join(b"%04x" % current[c] for c in codes), b">"]
+            last = token.end()
+    return b"".join(out) + content[last:]
+
+
+def _fonts_in_forms(pdf: pikepdf.Pdf) -> set[tuple[int, int]]:
+    """Fonts some form XObject, pattern or annotation appearance also draws with."""
+    found: set[tuple[int, int]] = set()
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and "/Resources" in obj.stream_dict:
+            fonts = obj.stream_dict.Resources.get("/Font", {})
+            found.update(f.objgen for f in fonts.values())
+    return found
+
+
+def _compact_to_unicode(font: Any, new_cid: dict[int, int] | None = None) -> None:
+    stream = font.get("/ToUnicode")
+    if not isinstance(stream, pikepdf.Stream):
+        return
+    original = stream.read_bytes()
+    mapping = parse_to_unicode(original)
+    if new_cid is not None:
+        mapping = {new_cid[c]: text for c, text in mapping.items() if c in new_cid}
+    compact = to_unicode_cmap(mapping)
+    if mapping and (new_cid is not None or len(compact) < len(original)) \
+            and parse_to_unicode(compact) == mapping:
+        stream.write(compact)
 
 
 def compact_fonts(pdf: pikepdf.Pdf) -> int:
-    """Re-subset every embedded CIDFontType2 program of ``pdf``; returns how many."""
+    """Re-subset every embedded CIDFontType2 program of ``pdf``; returns how many.
+
+    When the page content can be rewritten safely (see :func:`_renumber_content`), the
+    codes shown are renumbered to the new glyph ids (``/CIDToGIDMap /Identity``, ``/W``
+    and ``ToUnicode`` renumbered too); otherwise a ``/CIDToGIDMap`` stream maps the
+    rendered codes to them."""
     hb = _harfbuzz()
     if hb is None:
         return 0
-    done = 0
-    seen: set[tuple[int, int]] = set()
+    cut: dict[tuple[int, int], tuple[Any, bytes, dict[int, int]]] = {}
     for page in pdf.pages:
-        fonts = page.obj.get("/Resources", {}).get("/Font", {})
-        for font in fonts.values():
-            if font.get("/Subtype") != "/Type0" or font.objgen in seen:
+        for font in page.obj.get("/Resources", {}).get("/Font", {}).values():
+            if font.get("/Subtype") != "/Type0" or font.objgen in cut:
                 continue
-            seen.add(font.objgen)
-            done += _compact_font(pdf, font.DescendantFonts[0], hb)
-    return done
+            result = _subset(font.DescendantFonts[0], hb)
+            if result is not None:
+                cut[font.objgen] = (font, *result)
+    renumbered = _renumber_pages(pdf, cut)
+    for objgen, (font, program, new_cid) in cut.items():
+        cid_font = font.DescendantFonts[0]
+        stream = cid_font.FontDescriptor.FontFile2
+        stream.write(program)
+        stream.Length1 = len(program)
+        if objgen in renumbered:
+            cid_font.W = _renumbered_widths(cid_font, new_cid)
+            cid_font.CIDToGIDMap = pikepdf.Name.Identity
+            _compact_to_unicode(font, new_cid)
+        else:
+            mapping = bytearray(2 * (max(new_cid) + 1))
+            for cid, gid in new_cid.items():
+                struct.pack_into(">H", mapping, 2 * cid, gid)
+            cid_font.CIDToGIDMap = pdf.make_stream(bytes(mapping))
+            _compact_to_unicode(font)
+    return len(cut)
+
+
+def _renumber_pages(pdf: pikepdf.Pdf, cut: dict[tuple[int, int], Any]) -> set[tuple[int, int]]:
+    """Rewrite every page's content with renumbered codes; the fonts done (all or none)."""
+    candidates = set(cut) - _fonts_in_forms(pdf)
+    if any("/Resources" not in page.obj for page in pdf.pages):
+        return set()  # inherited resources: which fonts a page shows is not followed here
+    rewritten: list[tuple[Any, bytes]] = []
+    for page in pdf.pages:
+        contents = page.obj.get("/Contents")
+        fonts = page.obj.get("/Resources", {}).get("/Font", {})
+        names = {str(k)[1:]: cut[f.objgen][2] for k, f in fonts.items()
+                 if f.objgen in candidates}
+        if not names:
+            continue
+        if not isinstance(contents, pikepdf.Stream):
+            return set()
+        data = _renumber_content(contents.read_bytes(), names)
+        if data is None:
+            return set()
+        rewritten.append((contents, data))
+    for contents, data in rewritten:
+        contents.write(data)
+    return candidates

@@ -210,6 +210,9 @@ def test_appearance_font_holds_only_the_glyphs_it_draws(
         font = next(iter(widget.AP.N.Resources.Font.values()))
         embedded = font.DescendantFonts[0].FontDescriptor.FontFile2
         assert len(embedded.read_raw_bytes()) < 4000  # the whole cut: ~7,900
+        # the text comes back from the compact ToUnicode alone, no /ActualText copy
+        assert b"/ActualText" not in widget.AP.N.read_bytes()
+        assert b"beginbfrange" in font.ToUnicode.read_bytes()
     path = tmp_path / "signed.pdf"
     path.write_bytes(signed)
     text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops
 
 from templates.pdf_finish import _round_coordinates
@@ -105,3 +106,73 @@ def test_rounded_page_reads_and_draws_like_the_unrounded_page(
     diff = list(ImageChops.difference(a, b).get_flattened_data())
     assert sum(1 for v in diff if v) < 0.001 * len(diff)  # a few edge pixels at most
     assert max(diff) <= 96
+
+
+def test_to_unicode_cmap_round_trip_and_ranges() -> None:
+    from templates.tounicode import parse_to_unicode, to_unicode_cmap
+
+    mapping = {3: " ", **{0x44 + k: chr(ord("a") + k) for k in range(26)},
+               0x6B1: "ệ", 0x6B2: "ỉ", 0xFE: "x", 0xFF: "y", 0x100: "z",  # 256-block edge
+               0x200: "ﬁ"[0] + "i", 0x201: "😀"}
+    cmap = to_unicode_cmap(mapping)
+    assert parse_to_unicode(cmap) == mapping
+    assert b"<0044><005d><0061>" in cmap  # a-z: one range entry
+    big = {k: chr(0x4E00 + 2 * k) for k in range(250)}  # no runs: 3 bfchar blocks
+    assert parse_to_unicode(to_unicode_cmap(big)) == big
+    assert to_unicode_cmap(big).count(b"beginbfchar") == 3
+    # WeasyPrint's and pyHanko's own forms
+    assert parse_to_unicode(b"2 beginbfchar\n<0003> <0020>\n<06b1> <1ec7>\nendbfchar\n"
+                            b"1 beginbfrange\n<0009> <000a> [<0028> <0029>]\nendbfrange") == {
+        3: " ", 0x6B1: "ệ", 9: "(", 10: ")"}
+
+
+def test_renumbering_follows_the_font_through_q_and_q() -> None:
+    from templates.pdf_fonts import _renumber_content
+
+    fonts = {"F1": {0x44: 1, 0x45: 2}}
+    content = (b"q BT /F1 12 Tf [<00440045>-20<0044>] TJ ET q BT /F2 9 Tf <0044> Tj ET Q"
+               b" BT <0045> Tj ET Q BT <0044> Tj ET")
+    assert _renumber_content(content, fonts) == (
+        b"q BT /F1 12 Tf [<00010002>-20<0001>] TJ ET q BT /F2 9 Tf <0044> Tj ET Q"
+        b" BT <0002> Tj ET Q BT <0044> Tj ET")
+    assert _renumber_content(b"BT /F1 12 Tf <0046> Tj ET", fonts) is None  # unknown code
+    for unsafe in (b"BT /F1 12 Tf (a) Tj ET", b"/P <</MCID 0>> BDC EMC",
+                   b"BI /W 1 ID x EI", b"% comment"):
+        assert _renumber_content(unsafe, fonts) is None
+
+
+def test_render_fonts_renumbered_read_and_draw_like_the_mapped_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codes renumbered to the cut's glyph ids (/CIDToGIDMap /Identity, /W and ToUnicode
+    renumbered) against the same cut reached through a /CIDToGIDMap stream: same pixels,
+    same text, smaller, PDF/A PASS."""
+    from templates import pdf_fonts
+
+    renumbered = _consent()
+    with pikepdf.open(io.BytesIO(renumbered)) as doc:
+        fonts = list(doc.pages[0].Resources.Font.values())
+        assert len(fonts) == 3
+        for font in fonts:
+            cid_font = font.DescendantFonts[0]
+            assert cid_font.CIDToGIDMap == pikepdf.Name.Identity
+            program = TTFont(io.BytesIO(cid_font.FontDescriptor.FontFile2.read_bytes()))
+            codes = [int(cid_font.W[k]) + len(cid_font.W[k + 1]) - 1
+                     for k in range(0, len(cid_font.W), 2)]
+            assert int(cid_font.W[0]) == 1 and codes[-1] < program["maxp"].numGlyphs
+            assert b"beginbfrange" in font.ToUnicode.read_bytes()
+    assert check_pdfa(renumbered).verdict == "PASS"
+    monkeypatch.setattr(pdf_fonts, "_renumber_content", lambda content, fonts: None)
+    mapped = _consent()
+    with pikepdf.open(io.BytesIO(mapped)) as doc:
+        assert all(isinstance(f.DescendantFonts[0].CIDToGIDMap, pikepdf.Stream)
+                   for f in doc.pages[0].Resources.Font.values())
+    assert check_pdfa(mapped).verdict == "PASS"
+    assert len(renumbered) < len(mapped) - 600
+    texts = []
+    for name, pdf in (("a", mapped), ("b", renumbered)):
+        (tmp_path / f"{name}.pdf").write_bytes(pdf)
+        texts.append(subprocess.run(["pdftotext", "-enc", "UTF-8", str(tmp_path / f"{name}.pdf"),
+                                     "-"], check=True, capture_output=True, text=True).stdout)
+    assert texts[0] == texts[1] and "Tây Ninh" in texts[1]
+    assert ImageChops.difference(_png(mapped, tmp_path, "a"),
+                                 _png(renumbered, tmp_path, "b")).getbbox() is None
