@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -80,6 +81,27 @@ class DbPendingStore:
                 t.c.transaction_id == tx.transaction_id, t.c.status == "pending",
             ).values(tran_code=tx.tran_code, status=tx.status, payload=json.dumps(asdict(tx))))
         return done.rowcount == 1
+
+    def record_result(self, transaction_id: str, doc_id: str, result: dict[str, Any]) -> None:
+        """Read the row FOR UPDATE (PostgreSQL), merge, write back: one transaction."""
+        t = remote_pending_transactions
+        with self._engine.begin() as conn:
+            payload = conn.execute(select(t.c.payload).where(
+                t.c.transaction_id == transaction_id).with_for_update()).scalar_one_or_none()
+            if payload is None:
+                raise ValueError("unknown transaction")
+            raw = json.loads(payload)
+            raw["results"] = {**(raw.get("results") or {}), doc_id: result}
+            conn.execute(update(t).where(t.c.transaction_id == transaction_id)
+                         .values(payload=json.dumps(raw)))
+
+    def completed_since(self, since: datetime) -> list[PendingTransaction]:
+        t = remote_pending_transactions
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.c.payload).where(
+                t.c.status == "completed", t.c.created_at >= since)
+                .order_by(t.c.created_at, t.c.transaction_id)).scalars()
+            return [transaction_from_dict(json.loads(p)) for p in rows]
 
     def load(self, transaction_id: str) -> PendingTransaction | None:
         t = remote_pending_transactions

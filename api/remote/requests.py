@@ -1,12 +1,24 @@
-"""Asking a clinician to sign PDFs with their app-confirmed remote key, over the API.
+"""Asking a clinician to sign with their app-confirmed remote key, over the API.
 
-- ``POST /api/v1/remote-signing/requests``: the documents (PDF, base64) and the
-  signer's subscriber id at the provider (``user_id``: CCCD, passport or tax id) →
-  ONE provider transaction, one confirmation in the signer's phone app (202,
-  ``pending``).
-- ``GET /api/v1/remote-signing/requests/{transaction_id}``: its state; once
-  ``completed`` the signed PDFs (base64). A rejection or expiry says the documents are
-  NOT signed.
+- ``POST /api/v1/remote-signing/requests``: the signer's subscriber id at the provider
+  (``user_id``: CCCD, passport or tax id) and the documents, each either
+  - a hsba **workflow document** ``{"document_id", "if_match"}`` (``if_match``: the
+    version's ETag or sha256 the clinician saw): checked as an HSM signature is
+    (``workflow.remote_signing``: access, current version, the policy step this
+    clinician may take with method ``remote_signing`` and the provider's key); on
+    settlement the signed version is archived and the form moves to its next step; or
+  - a raw PDF from a hospital system ``{"doc_id", "pdf_b64", "field_name", ...}``:
+    signed and returned, not archived.
+  → ONE provider transaction, one confirmation in the signer's phone app (202,
+  ``pending``). A refused workflow document is listed with its vi/en reason
+  (``refused``) and is not sent; the others are (as ``sign-batch`` does). When nothing
+  is left to send the whole request is refused (``remote.nothing_to_sign``, 409, the
+  reasons per document in ``details``) and the provider is not called.
+- ``GET /api/v1/remote-signing/requests/{transaction_id}``: its state; per workflow
+  document ``states`` (``awaiting_confirmation``, ``archiving``, ``archived`` with
+  ``version``/``archived_version``, ``refused`` with its reason, ``not_signed``); once
+  ``completed`` the signed raw PDFs (base64; workflow documents are read from the
+  documents API). A rejection or expiry says the documents are NOT signed.
 
 The result arrives by the provider's webhook or by the polling job
 (:mod:`api.remote.wiring`). To ask and to read, the caller needs the access policy's
@@ -27,10 +39,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, ServicesDep, authorize
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from workflow.access import RecordRef
 
 router = APIRouter(prefix="/api/v1/remote-signing/requests", tags=["remote signing"])
@@ -39,11 +52,33 @@ MAX_DOCUMENTS = 50
 
 
 class RemoteDocument(BaseModel):
-    doc_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    pdf_b64: str = Field(min_length=1, description="The PDF, base64")
+    """A raw PDF (``doc_id`` + ``pdf_b64``) or a workflow document (``document_id`` +
+    ``if_match``)."""
+
+    doc_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    pdf_b64: str | None = Field(None, min_length=1, description="The PDF, base64")
     field_name: str = Field("BacSi", min_length=1, max_length=64)
     reason: str = Field("", max_length=200)
     location: str = Field("", max_length=200)
+    document_id: str | None = Field(None, min_length=1, max_length=64,
+                                    pattern=r"^[A-Za-z0-9_-]+$",
+                                    description="A workflow document to sign and archive")
+    if_match: str | None = Field(None, min_length=1, max_length=128,
+                                 description="The version's ETag or sha256 the signer saw")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RemoteDocument:
+        workflow = self.document_id is not None
+        raw = self.doc_id is not None or self.pdf_b64 is not None
+        if workflow == raw or (raw and (self.doc_id is None or self.pdf_b64 is None)) \
+                or (workflow and self.if_match is None):
+            raise ValueError("give either document_id + if_match (a workflow document) or "
+                             "doc_id + pdf_b64 (a PDF)")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.document_id or self.doc_id or ""
 
 
 class RemoteSigningRequest(BaseModel):
@@ -75,7 +110,7 @@ def _owner(principal: Any) -> str:
 
 def _pdf(doc: RemoteDocument) -> bytes:
     try:
-        data = base64.b64decode(doc.pdf_b64, validate=True)
+        data = base64.b64decode(doc.pdf_b64 or "", validate=True)
     except (binascii.Error, ValueError) as e:
         raise InvalidInput("remote.bad_document", "Tài liệu không phải base64 hợp lệ.",
                            "The document is not valid base64.",
@@ -86,10 +121,18 @@ def _pdf(doc: RemoteDocument) -> bytes:
     return data
 
 
+def _nothing_to_sign(refused: dict[str, Any]) -> Conflict:
+    return Conflict("remote.nothing_to_sign",
+                    "Không có tài liệu nào ký được: không gửi yêu cầu đến nhà cung cấp.",
+                    "None of the documents can be signed: nothing was sent to the provider.",
+                    details={"refused": refused})
+
+
 @router.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
              responses={401: {"description": "Not authenticated"},
                         403: {"description": "Refused by policy"},
                         404: {"description": "No provider configured"},
+                        409: {"description": "No document can be signed"},
                         422: {"description": "Invalid input"}})
 async def request_remote_signature(body: RemoteSigningRequest, request: Request,
                                    principal: PrincipalDep,
@@ -97,19 +140,32 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
     signing = _signing(request)
     _may_sign(services, principal)
     from hsm.remote.pending import DocumentToSign
+    from workflow import remote_signing as wfr
 
-    if len({d.doc_id for d in body.documents}) != len(body.documents):
+    if len({d.key for d in body.documents}) != len(body.documents):
         raise InvalidInput("remote.duplicate_document", "Mã tài liệu bị lặp.",
                            "A document id is repeated.")
-    docs = [DocumentToSign(d.doc_id, _pdf(d), d.field_name, reason=d.reason,
-                           location=d.location) for d in body.documents]
+    docs = [DocumentToSign(d.doc_id or "", _pdf(d), d.field_name, reason=d.reason,
+                           location=d.location) for d in body.documents if d.document_id is None]
+    items = [(d.document_id, d.if_match) for d in body.documents if d.document_id is not None]
+    certificate, context, refused = None, None, {}
+    if items:
+        certificate = await signing.certificate(body.user_id)
+        plans, refused = await run_in_threadpool(
+            wfr.plan_documents, services, principal, items, certificate=certificate[0])
+        if not plans and not docs:
+            services.trail.record("sign", actor=principal, outcome="refused", details={
+                "stage": "remote_request", "refused": sorted(refused)})
+            raise _nothing_to_sign(refused)
+        docs += await run_in_threadpool(wfr.documents_to_sign, services, plans)
+        context = wfr.context_for(principal, plans, refused)
     tx = await signing.request(body.user_id, docs, signer_name=body.signer_name,
-                               owner=_owner(principal))
+                               owner=_owner(principal), certificate=certificate,
+                               context=context)
     services.trail.record("sign", actor=principal, details={
         "remote_transaction": tx.transaction_id, "stage": "requested",
-        "documents": [d.doc_id for d in docs]})
-    outcome = signing._outcome(tx)
-    return JSONResponse(_view(tx, outcome, with_pdfs=False), status_code=202)
+        "documents": [d.doc_id for d in docs], "refused": sorted(refused)})
+    return JSONResponse(_view(tx, signing.outcome(tx), with_pdfs=False), status_code=202)
 
 
 @router.get("/{transaction_id}", summary="State of a remote signature request",
@@ -125,15 +181,22 @@ async def remote_signature_state(
     if tx is None or not hmac.compare_digest(tx.owner, _owner(principal)):
         raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",
                        "Unknown remote signing transaction.")
-    return JSONResponse(_view(tx, signing._outcome(tx), with_pdfs=True))
+    return JSONResponse(_view(tx, signing.outcome(tx), with_pdfs=True))
 
 
 def _view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any]:
+    from workflow.remote_signing import document_states
+
+    states = document_states(tx)
+    workflow_ids = {s["document_id"] for s in states}
     out: dict[str, Any] = {
         "transaction_id": tx.transaction_id, "status": tx.status,
         "documents": [d.doc_id for d in tx.documents], "expires_at": tx.expires_at,
         "sign_algo": tx.sign_algo, "message_vi": outcome.message_vi,
-        "message_en": outcome.message_en}
+        "message_en": outcome.message_en, "states": states,
+        "refused": [s for s in states if s["state"] == "refused" and s["document_id"]
+                    not in {d.doc_id for d in tx.documents}]}
     if with_pdfs:
-        out["signed"] = {k: base64.b64encode(v).decode() for k, v in outcome.signed.items()}
+        out["signed"] = {k: base64.b64encode(v).decode() for k, v in outcome.signed.items()
+                         if k not in workflow_ids}
     return out

@@ -42,6 +42,8 @@ __all__ = [
     "poll_once",
     "provider_client",
     "register_polling_on_queue",
+    "repair_pass",
+    "workflow_take_over",
 ]
 
 log = logging.getLogger("hsba.remote")
@@ -99,6 +101,40 @@ def audit_outcomes(services: Any) -> Callable[[Outcome], None]:
     return record
 
 
+def workflow_take_over(services: Any, signing: AppConfirmedSigning,
+                       then: Callable[[Outcome], None] | None = None,
+                       ) -> Callable[[Outcome], None]:
+    """``on_outcome`` that first hands a settled transaction's signed workflow documents
+    to the workflow (``workflow.remote_signing.take_over``: archived as new versions,
+    the forms move on), then calls ``then`` (e.g. :func:`audit_outcomes`). Runs on a
+    worker thread (the webhook route calls it through the thread pool)."""
+    from workflow.remote_signing import take_over
+
+    def settled(outcome: Outcome) -> None:
+        if then is not None:
+            then(outcome)
+        try:
+            take_over(services, signing.store, outcome.transaction_id)
+        except Exception:  # the repair pass of the polling job tries again
+            log.exception("remote signature not taken over by the workflow",
+                          extra={"transaction_id": outcome.transaction_id})
+
+    return settled
+
+
+def repair_pass(services: Any, signing: AppConfirmedSigning, *,
+                older_than_s: float = 60) -> list[str]:
+    """Completed transactions whose workflow documents were not all taken over (the
+    process died in between): taken over again (``take_over_unfinished``)."""
+    from workflow.remote_signing import take_over_unfinished
+
+    try:
+        return take_over_unfinished(services, signing.store, older_than_s=older_than_s)
+    except Exception:
+        log.exception("remote signing repair pass failed")
+        return []
+
+
 def _settled(outcomes: list[Outcome], record: Callable[[Outcome], None]) -> list[Outcome]:
     for outcome in outcomes:
         if outcome.settled_now:
@@ -106,16 +142,22 @@ def _settled(outcomes: list[Outcome], record: Callable[[Outcome], None]) -> list
     return outcomes
 
 
-class _AuditedPolling(PollingJob):
-    """:class:`PollingJob` whose settled outcomes go to ``record``."""
+class _SettlingPolling(PollingJob):
+    """:class:`PollingJob` whose settled outcomes go to ``record``, followed by the
+    workflow's repair pass."""
 
-    def __init__(self, signing: AppConfirmedSigning, record: Callable[[Outcome], None],
-                 **kw: float) -> None:
+    def __init__(self, services: Any, signing: AppConfirmedSigning,
+                 record: Callable[[Outcome], None], **kw: float) -> None:
         super().__init__(signing, **kw)
+        self._services = services
         self._record = record
 
     def __call__(self) -> list[Outcome]:
-        return _settled(super().__call__(), self._record)
+        last = self._last
+        outcomes = _settled(super().__call__(), self._record)
+        if self._last != last:  # a pass was made (not a skipped tick)
+            repair_pass(self._services, self.signing)
+        return outcomes
 
 
 def install_app_confirmed_signing(
@@ -130,12 +172,11 @@ def install_app_confirmed_signing(
         raise ValueError("the webhook secret must have at least 16 bytes")
     signing = app_confirmed_signing(services, client, timeout=timeout)
     app.state.remote_signing = signing
+    settled = workflow_take_over(services, signing, on_outcome)
     if webhook_secret is not None:
-        app.state.provider_webhook = ProviderWebhook(signing, webhook_secret, on_outcome)
-    job: PollingJob = PollingJob(signing, older_than_s=poll_older_than_s,
-                                 every_s=poll_every_s) if on_outcome is None else \
-        _AuditedPolling(signing, on_outcome, older_than_s=poll_older_than_s,
-                        every_s=poll_every_s)
+        app.state.provider_webhook = ProviderWebhook(signing, webhook_secret, settled)
+    job: PollingJob = _SettlingPolling(services, signing, settled,
+                                       older_than_s=poll_older_than_s, every_s=poll_every_s)
     if services.queue is None:
         services.scheduler.add(POLL_JOB, job)
     return signing, job
@@ -180,9 +221,12 @@ def poll_once(services: Any) -> dict[str, Any] | None:
         return None
     signing = app_confirmed_signing(services, client,
                                     timeout=timedelta(seconds=settings.remote_expiry_s))
-    outcomes = _settled(poll_provider(signing, older_than_s=0), audit_outcomes(services))
+    outcomes = _settled(poll_provider(signing, older_than_s=0),
+                        workflow_take_over(services, signing, audit_outcomes(services)))
+    repaired = repair_pass(services, signing, older_than_s=0)
     return {"job": POLL_JOB, "polled": len(outcomes),
-            "settled": [o.transaction_id for o in outcomes if o.settled_now]}
+            "settled": [o.transaction_id for o in outcomes if o.settled_now],
+            "repaired": repaired}
 
 
 def register_polling_on_queue(services: Any) -> bool:
@@ -199,12 +243,14 @@ def register_polling_on_queue(services: Any) -> bool:
     signing = app_confirmed_signing(services, client,
                                     timeout=timedelta(seconds=settings.remote_expiry_s))
     older = settings.remote_poll_older_than_s
-    record = audit_outcomes(services)
+    record = workflow_take_over(services, signing, audit_outcomes(services))
 
     def poll() -> dict[str, Any]:
         outcomes = _settled(poll_provider(signing, older_than_s=older), record)
+        repaired = repair_pass(services, signing)
         return {"job": POLL_JOB, "polled": len(outcomes),
-                "settled": [o.transaction_id for o in outcomes if o.settled_now]}
+                "settled": [o.transaction_id for o in outcomes if o.settled_now],
+                "repaired": repaired}
 
     queue.add_job(POLL_JOB, poll, cron=poll_cron(settings.remote_poll_every_s))
     log.info("remote signing polling on the durable queue",

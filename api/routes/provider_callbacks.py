@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem, status_for
 from core.errors import HsbaError
@@ -51,7 +52,8 @@ class ProviderWebhook:
     secret: bytes
     """Shared with the provider; the notification body's HMAC-SHA256 key."""
     on_outcome: Callable[[Outcome], None] | None = None
-    """Called with every settled outcome (e.g. the workflow stores the signed PDFs)."""
+    """Called (on a worker thread) with every settled outcome: the audit entry and the
+    workflow's take-over of signed workflow documents (``api.remote.wiring``)."""
 
 
 def sign_body(secret: bytes, body: bytes) -> str:
@@ -118,7 +120,8 @@ async def smartca_callback(request: Request) -> JSONResponse:
                        f"The transaction is already settled ({outcome.status}); "
                        "the notification changes nothing.")
     if outcome.settled_now and hook.on_outcome is not None:
-        hook.on_outcome(outcome)
+        # the workflow archives the signed documents: blocking work, off the event loop
+        await run_in_threadpool(hook.on_outcome, outcome)
     log.info("provider callback", extra={"transaction_id": transaction_id,
                                          "status": outcome.status})
     return JSONResponse({

@@ -45,7 +45,7 @@ from typing import Any
 from asn1crypto import algos, cms, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
-from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -98,12 +98,23 @@ class AppConfirmedSigning:
         """With a TSA the signatures get a signature timestamp when they complete
         (PAdES B-T; ``signer.ltv.extend_to_lta`` takes them to B-LTA)."""
 
+    async def certificate(self, user_id: str) -> tuple[x509.Certificate, list[x509.Certificate]]:
+        """The subscriber's certificate and its issuers, as the provider gives them (a
+        caller checks the key against its policy before asking for a signature)."""
+        return await self.client.get_certificate(user_id)  # type: ignore[no-any-return]
+
     async def request(self, user_id: str, documents: Sequence[DocumentToSign],
-                      *, signer_name: str = "", owner: str = "") -> PendingTransaction:
+                      *, signer_name: str = "", owner: str = "",
+                      certificate: tuple[x509.Certificate, Sequence[x509.Certificate]]
+                      | None = None, context: dict[str, Any] | None = None,
+                      ) -> PendingTransaction:
         """Prepare every document, persist, then send ONE hash-only request.
 
-        ``owner``: who asked (kept with the transaction, see ``PendingTransaction.owner``)."""
-        cert, chain = await self.client.get_certificate(user_id)
+        ``owner``: who asked (kept with the transaction, see ``PendingTransaction.owner``);
+        ``certificate``: what :meth:`certificate` returned, when the caller already
+        asked; ``context``: the caller's data kept with the transaction."""
+        cert, chain = certificate if certificate is not None else \
+            await self.client.get_certificate(user_id)
         sign_algo = "sha256_ecdsa" if cert.public_key.algorithm == "ec" else "sha256_rsa"
         ext = self._external(cert, chain, sign_algo, None)
         prepared = []
@@ -111,7 +122,8 @@ class AppConfirmedSigning:
             meta = signers.PdfSignatureMetadata(
                 field_name=doc.field_name, md_algorithm="sha256", reason=doc.reason or None,
                 location=doc.location or None, name=signer_name or None,
-                subfilter=SigSeedSubFilter.PADES)
+                subfilter=SigSeedSubFilter.PADES, certify=doc.certify,
+                docmdp_permissions=MDPPerm.FILL_FORMS)
             pdf_signer = signers.PdfSigner(meta, signer=ext)
             digest, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
                 IncrementalPdfFileWriter(BytesIO(doc.pdf)), bytes_reserved=BYTES_RESERVED)
@@ -130,7 +142,8 @@ class AppConfirmedSigning:
             cert_b64=base64.b64encode(cert.dump()).decode(),
             chain_b64=tuple(base64.b64encode(c.dump()).decode() for c in chain),
             sign_algo=sign_algo, created_at=now.isoformat(),
-            expires_at=(now + self.timeout).isoformat(), documents=tuple(prepared), owner=owner)
+            expires_at=(now + self.timeout).isoformat(), documents=tuple(prepared), owner=owner,
+            context=dict(context or {}))
         self.store.save(tx)  # before the provider is asked: a crash loses nothing
         tran_code = await self.client.sign(
             user_id, tx.transaction_id, [(d.doc_id, d.data_to_be_signed) for d in prepared])
@@ -160,7 +173,7 @@ class AppConfirmedSigning:
         """Poll the provider once and act on the answer (see :meth:`apply`)."""
         tx = self._load(transaction_id)
         if tx.status != "pending":
-            return self._outcome(tx)
+            return self.outcome(tx)
         return await self.apply(transaction_id, await self.client.status(
             tx.tran_code, user_id=tx.user_id))
 
@@ -191,12 +204,12 @@ class AppConfirmedSigning:
         its outcome is returned (``settled_now`` False) and nothing is written."""
         tx = self._load(transaction_id)
         if tx.status != "pending":
-            return self._outcome(tx)
+            return self.outcome(tx)
         status: Status = result.status
         if status == "pending" and datetime.fromisoformat(tx.expires_at) < datetime.now(UTC):
             status = "expired"
         if status == "pending":
-            return self._outcome(tx)
+            return self.outcome(tx)
         if status in ("rejected", "expired"):
             return self._settle(replace(tx, status=status))
         missing = [d.doc_id for d in tx.documents if d.doc_id not in result.signatures]
@@ -223,9 +236,10 @@ class AppConfirmedSigning:
             signed_b64={k: base64.b64encode(v).decode() for k, v in signed.items()}))
 
     def _settle(self, tx: PendingTransaction) -> Outcome:
+        tx = replace(tx, settled_at=datetime.now(UTC).isoformat())
         if self.store.settle(tx):
-            return replace(self._outcome(tx), settled_now=True)
-        return self._outcome(self._load(tx.transaction_id))
+            return replace(self.outcome(tx), settled_now=True)
+        return self.outcome(self._load(tx.transaction_id))
 
     @staticmethod
     def _check(cert: x509.Certificate, attrs: cms.CMSAttributes, sign_algo: str,
@@ -248,7 +262,8 @@ class AppConfirmedSigning:
             raise provider_error("status", "signature value does not verify") from e
 
     @staticmethod
-    def _outcome(tx: PendingTransaction) -> Outcome:
+    def outcome(tx: PendingTransaction) -> Outcome:
+        """The transaction's state as an :class:`Outcome` (``settled_now`` False)."""
         vi, en = _MESSAGES.get(tx.status, _MESSAGES["pending"])
         signed = {k: base64.b64decode(v) for k, v in tx.signed_b64.items()}
         return Outcome(tx.transaction_id, tx.status, signed, vi, en, tx.sign_algo)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -31,6 +32,9 @@ class DocumentToSign:
     field_name: str
     reason: str = ""
     location: str = ""
+    certify: bool = False
+    """The first signature of a form certifies it (DocMDP: form filling and further
+    signatures allowed), as ``signer.request.SignRequest.certify``."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,15 @@ class PendingTransaction:
     owner: str = ""
     """Who asked, as the caller records it (the API: ``tenant/account``); only the
     owner may read the transaction's state and signed documents."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """The caller's own data, kept with the transaction (the workflow keeps here, per
+    workflow document, what was checked when the signature was asked for)."""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """doc_id → what the caller did with the signed document after settlement (the
+    workflow: archived as version n, or refused with a reason); written with
+    :meth:`PendingStore.record_result`."""
+    settled_at: str = ""
+    """When the transaction left ``pending`` (ISO 8601, UTC)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,16 @@ class PendingStore(Protocol):
         False, nothing written, if another process settled it first."""
         ...
 
+    def record_result(self, transaction_id: str, doc_id: str, result: dict[str, Any]) -> None:
+        """Merge ``result`` as ``results[doc_id]`` into the stored transaction (atomic
+        read-modify-write: concurrent writers of other documents lose nothing)."""
+        ...
+
+    def completed_since(self, since: datetime) -> list[PendingTransaction]:
+        """Transactions ``completed`` and created at or after ``since`` (the caller's
+        repair pass looks for documents without a result among them)."""
+        ...
+
 
 def transaction_from_dict(raw: dict[str, Any]) -> PendingTransaction:
     """The inverse of ``dataclasses.asdict`` for a stored transaction."""
@@ -167,10 +190,27 @@ class FilePendingStore:
             self.save(tx)
             return True
 
-    def pending(self) -> list[PendingTransaction]:
+    def record_result(self, transaction_id: str, doc_id: str, result: dict[str, Any]) -> None:
+        import fcntl
+
+        with open(self.dir / ".settle.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.load(transaction_id)
+            if current is None:
+                raise ValueError("unknown transaction")
+            self.save(replace(current, results={**current.results, doc_id: result}))
+
+    def _all(self) -> list[PendingTransaction]:
         out = []
         for p in sorted(self.dir.glob("*.json")):
             tx = self.load(p.stem)
-            if tx is not None and tx.status == "pending":
+            if tx is not None:
                 out.append(tx)
         return out
+
+    def pending(self) -> list[PendingTransaction]:
+        return [tx for tx in self._all() if tx.status == "pending"]
+
+    def completed_since(self, since: datetime) -> list[PendingTransaction]:
+        return [tx for tx in self._all() if tx.status == "completed"
+                and datetime.fromisoformat(tx.created_at) >= since]

@@ -155,7 +155,8 @@ def test_worker_once_polls_the_provider(tmp_path: Path, one_pdf: bytes) -> None:
                               capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     polled = [r for r in json.loads(done.stdout) if r.get("job") == POLL_JOB]
-    assert polled == [{"job": POLL_JOB, "polled": 1, "settled": [tx.transaction_id]}]
+    assert polled == [{"job": POLL_JOB, "polled": 1, "settled": [tx.transaction_id],
+                       "repaired": []}]
     assert store.load(tx.transaction_id).status == "completed"  # type: ignore[union-attr]
 
 
