@@ -172,7 +172,7 @@ class BatchStore:
         beat = _utc(row.heartbeat_at) or _utc(row.created_at)
         interrupted = (row.state == "running" and beat is not None
                        and _now() - beat > self.stale_after)
-        return BatchJob(row.id, row.tenant, row.owner, row.state, _utc(row.created_at),
+        return BatchJob(row.id, row.tenant, row.owner, row.state, _utc(row.created_at) or _now(),
                         _utc(row.heartbeat_at), _utc(row.finished_at), items, interrupted)
 
     def get(self, job_id: str, actor: Any) -> BatchJob | None:
@@ -292,13 +292,21 @@ def run_batch(services: Any, store: BatchStore, job_id: str, runner: str, *,
         if not store.heartbeat(job_id, runner):
             log.warning("batch job taken over by another runner", extra={"job_id": job_id})
             return {"job": QUEUE_JOB, "batch_id": job_id, "skipped": "taken over"}
-        _sign_item(services, store, job_id, item, actor, resumed=item.state == "signing")
+        try:
+            _sign_item(services, store, job_id, item, actor, resumed=item.state == "signing")
+        except _ShuttingDown:
+            log.info("batch job stopped by a shutdown", extra={"job_id": job_id})
+            return {"job": QUEUE_JOB, "batch_id": job_id, "skipped": "shutting down"}
     store.finish(job_id, runner)
     done = store.load(job_id)
     assert done is not None
     log.info("batch job finished", extra={"job_id": job_id, "ok": done.ok,
                                           "failed": done.failed})
     return {"job": QUEUE_JOB, "batch_id": job_id, "ok": done.ok, "failed": done.failed}
+
+
+class _ShuttingDown(Exception):
+    """The signing pool no longer takes work: the rest waits for a resume."""
 
 
 def _actor(services: Any, job: BatchJob) -> Any:
@@ -323,11 +331,15 @@ def _sign_item(services: Any, store: BatchStore, job_id: str, item: BatchItem, a
         if status is not None:
             store.set_item(job_id, item.position, "ok", status=status)
             return
+    try:
+        future = services.executor.submit(
+            services.documents.sign, actor, item.document_id,
+            expected_sha256=item.sha256, factor_checked=True)
+    except RuntimeError as e:  # the process is shutting down: left for a resume
+        raise _ShuttingDown from e
     store.set_item(job_id, item.position, "signing")
     try:
-        out = services.executor.submit(
-            services.documents.sign, actor, item.document_id,
-            expected_sha256=item.sha256, factor_checked=True).result()
+        out = future.result()
     except Exception as e:  # noqa: BLE001 - reported per document
         code = getattr(e, "code", None) or "internal"
         if not getattr(e, "message_vi", None):

@@ -144,3 +144,17 @@ def test_a_runner_dying_between_signature_and_archival_signs_nothing_twice(
              if e.action == "sign" and e.object_id == second]
     assert len(signs) == 1, "the finished archival is audited once"
     assert run_batch(services, store, job_id, "runner-3")["skipped"]
+
+
+def test_a_shutdown_leaves_the_rest_for_a_resume(env: Any) -> None:
+    """The API process stopping (its signing pool shut down) does not mark the remaining
+    documents failed: they stay waiting, and the job shows as interrupted."""
+    services, logins = env
+    doctor = _actor(services, logins, "clinician")
+    store = BatchStore(services.engine, stale_after=timedelta(seconds=0))
+    job_id = store.create(doctor, _consents(services, doctor, 2))
+    services.executor.shutdown(wait=True)
+    assert run_batch(services, store, job_id, "runner-1")["skipped"] == "shutting down"
+    job = store.get(job_id, doctor)
+    assert job is not None and job.state == "running" and job.interrupted
+    assert [i.state for i in job.items] == ["waiting", "waiting"]
