@@ -148,6 +148,7 @@ def test_cached_render_equals_uncached_and_keeps_patients_apart(tmp_path):
     warm = render_form("prescription", b, document_id="HSBA-B", verify_url="http://x/v/HSBA-B")
     render._weasy.cache_clear()
     render._jinja.cache_clear()
+    render._layouts.cache_clear()
     cold = render_form("prescription", b, document_id="HSBA-B", verify_url="http://x/v/HSBA-B")
     assert _page_and_fonts(warm.pdf) == _page_and_fonts(cold.pdf)
     text = _text(warm.pdf, tmp_path, "warm")

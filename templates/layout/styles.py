@@ -1,0 +1,222 @@
+"""Computed CSS values kept across renders of one template version.
+
+WeasyPrint computes every element's style in each render: it matches the selectors, then
+fills each style lazily (``ComputedStyle.__missing__``), property by property, while the
+boxes are built and laid out. Within one render it already shares one style object
+between elements whose parent style, style attribute and matched rules are the same
+(``StyleFor.__init__``). A computed value depends on nothing else (the stylesheets, the
+font configuration and the base URL are the same objects for every render of hsba's
+forms), so the values computed for such a *cascade signature* in one render are the
+values of the next render too.
+
+:class:`CachedStyleFor` is WeasyPrint's ``StyleFor`` with that sharing extended across
+renders: the signature is made stable (the parent's signature instead of the parent
+object's ``id``, the style attribute's text instead of its parsed tokens' identity) and
+every value WeasyPrint computes is recorded in the signature's :class:`StyleEntry`; the
+next render's style object starts from those values. Each render still gets its own
+style objects, so whatever the layout writes into a style (WeasyPrint moves a table's
+margins to its wrapper, zeroes the padding of collapsed-border tables...) stays in that
+render: only values computed by WeasyPrint's own ``__missing__`` are recorded.
+
+What an entry holds is CSS: lengths, colours, font lists, keyed by which rules matched.
+Text content never reaches a computed style (``attr()``/``content()`` are resolved when
+boxes are built), so no patient data is kept. Pseudo-elements and ``@page`` contexts are
+computed by WeasyPrint as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import tinycss2
+from weasyprint.css import (
+    ComputedStyle,
+    InitialStyle,
+    StyleFor,
+    declaration_precedence,
+    find_style_attributes,
+    find_stylesheets,
+    preprocess_declarations,
+)
+from weasyprint.logger import PROGRESS_LOGGER
+
+MAX_SIGNATURES = 4096
+"""Bound of one template version's style cache (the forms have a few hundred)."""
+
+
+@dataclass
+class StyleEntry:
+    """The computed values recorded for one cascade signature."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    specified: dict[str, Any] = field(default_factory=dict)
+
+
+class StyleCache:
+    """Cascade signature → computed values, for one template version (bounded)."""
+
+    def __init__(self, max_signatures: int = MAX_SIGNATURES) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[Any, ...], int] = {}
+        self._entries: dict[int, StyleEntry] = {}
+        self.max_signatures = max_signatures
+
+    def entry(self, signature: tuple[Any, ...]) -> tuple[int, StyleEntry | None]:
+        """The signature's id and entry (``(-1, None)`` once the cache is full)."""
+        with self._lock:
+            ident = self._ids.get(signature)
+            if ident is None:
+                if len(self._ids) >= self.max_signatures:
+                    return -1, None
+                ident = self._ids[signature] = len(self._ids)
+                self._entries[ident] = StyleEntry()
+            return ident, self._entries[ident]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class _RecordingStyle(ComputedStyle):
+    """A ``ComputedStyle`` that starts from recorded values and records what it computes."""
+
+    _entry: StyleEntry | None = None
+
+    def start_from(self, entry: StyleEntry | None) -> None:
+        self._entry = entry
+        if entry is not None:
+            self.update(entry.values)
+            self.specified.update(entry.specified)
+
+    def __missing__(self, key: str) -> Any:
+        value = super().__missing__(key)
+        entry = self._entry
+        if entry is not None:
+            # Record what __missing__ stored, read back from the dict (it is what the next
+            # lookup returns). Nested lookups (font size for em lengths, position and
+            # float for display) went through __missing__ and recorded themselves.
+            if key in self:
+                entry.values.setdefault(key, dict.__getitem__(self, key))
+            if key in _SPECIFIED:
+                entry.specified.update(self.specified)
+        return value
+
+
+_SPECIFIED = frozenset(("position", "float", "display"))
+
+
+def _declarations_text(declarations: tuple[Any, ...] | None) -> str | None:
+    if declarations is None:
+        return None
+    return tinycss2.serialize(declarations)
+
+
+class CachedStyleFor(StyleFor):
+    """WeasyPrint's ``StyleFor`` whose per-element computed styles start from the values
+    recorded by earlier renders of the same template version (see the module doc)."""
+
+    def __init__(self, html: Any, sheets: list[tuple[Any, str, Any]], font_config: Any,
+                 target_collector: Any, cache: StyleCache) -> None:
+        # Same steps as StyleFor.__init__ (WeasyPrint 70), with a stable signature.
+        self._cascaded_styles = cascaded_styles = {}
+        self._computed_styles = computed_styles = {}
+        self.initial_page_sizes = {"box": None, "area": None}
+        self._sheets = sheets
+        self.font_config = font_config
+
+        PROGRESS_LOGGER.info("Step 3 - Applying CSS (hsba style cache)")
+        layer_order = float("inf")
+        elements_declarations: dict[Any, tuple[Any, ...]] = {}
+        for specificity, element, declarations, base_url in find_style_attributes(
+                html.etree_element, False, html.base_url):
+            style = cascaded_styles.setdefault((element, None), {})
+            elements_declarations[element] = (*elements_declarations.get(element, ()),
+                                              *declarations)
+            for name, values, importance in preprocess_declarations(base_url, declarations):
+                precedence = declaration_precedence("author", importance)
+                weight = (precedence, layer_order, specificity)
+                old_weight = style.get(name, (None, None))[1]
+                if old_weight is None or old_weight <= weight:
+                    style[name] = values, weight
+
+        # id(style object) -> its signature id in the cache, or a key private to this
+        # render when the signature is not cached (cache full, or under such a parent).
+        signature_ids: dict[int, Any] = {}
+        render_shared: dict[tuple[Any, ...], Any] = {}
+        root = html.etree_element
+        for element in html.wrapper_element.iter_subtree():
+            etree_element = element.etree_element
+            parent = element.parent.etree_element if element.parent else None
+            parent_key = (signature_ids[id(computed_styles[parent, None])]
+                          if parent is not None else None)
+            selectors_keys = []
+            for sheet, origin, sheet_specificity in sheets:
+                for selector in sheet.matcher.match(element):
+                    specificity, _order, pseudo_type, (declarations, layer) = selector
+                    layer_order = (float("inf") if layer is None
+                                   else sheet.layers.index(layer))
+                    selectors_keys.append((sheet, specificity, id(declarations), layer_order))
+                    specificity = sheet_specificity or specificity
+                    style = cascaded_styles.setdefault((etree_element, pseudo_type), {})
+                    for name, values, importance in declarations:
+                        precedence = declaration_precedence(origin, importance)
+                        weight = (precedence, layer_order, specificity)
+                        old_weight = style.get(name, (None, None))[1]
+                        if old_weight is None or old_weight <= weight:
+                            style[name] = values, weight
+            signature = (parent_key,
+                         _declarations_text(elements_declarations.get(etree_element)),
+                         tuple(selectors_keys))
+            shared = render_shared.get(signature)
+            if shared is not None:
+                computed_styles[etree_element, None] = shared
+                continue
+            entry = None
+            key: Any = ("render", len(render_shared))
+            if not isinstance(parent_key, tuple):
+                ident, entry = cache.entry(signature)
+                if entry is not None:
+                    key = ident
+            if etree_element is root:
+                parent_style, root_style = None, InitialStyle(font_config)
+            else:
+                parent_style = computed_styles[parent, None]
+                root_style = computed_styles[root, None]
+            style = _RecordingStyle(
+                parent_style, cascaded_styles.get((etree_element, None), {}), None,
+                root_style, html.base_url, font_config, self.initial_page_sizes)
+            style.start_from(entry)
+            computed_styles[etree_element, None] = style
+            if target_collector and style["anchor"]:
+                target_collector.collect_anchor(style["anchor"])
+            render_shared[signature] = style
+            signature_ids[id(style)] = key
+
+        for element, pseudo_type in cascaded_styles:
+            if pseudo_type:
+                self.set_computed_styles(
+                    element, pseudo_type=pseudo_type, root=root, parent=element,
+                    base_url=html.base_url, target_collector=target_collector)
+        self._cascaded_styles.clear()
+
+
+def cached_computed_styles(html: Any, user_stylesheets: list[Any], font_config: Any,
+                           counter_style: Any, color_profiles: Any, page_rules: list[Any],
+                           layers: list[Any], target_collector: Any,
+                           cache: StyleCache) -> CachedStyleFor:
+    """``weasyprint.css.get_all_computed_styles`` (no presentational hints, no PDF forms)
+    with :class:`CachedStyleFor`."""
+    sheets: list[tuple[Any, str, Any]] = []
+    for style in html._ua_counter_style():
+        for key, value in style.items():
+            counter_style[key] = value
+    for sheet in html._ua_stylesheets(False) or []:
+        sheets.append((sheet, "user agent", None))
+    for sheet in find_stylesheets(html.wrapper_element, html.media_type, html.url_fetcher,
+                                  html.base_url, font_config, counter_style,
+                                  color_profiles, page_rules, layers):
+        sheets.append((sheet, "author", None))
+    for sheet in user_stylesheets:
+        sheets.append((sheet, "user", None))
+    return CachedStyleFor(html, sheets, font_config, target_collector, cache)
