@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -210,7 +211,8 @@ class SigningSteps:
         may take with method ``remote_signing`` and this key), for a signature the
         provider will make; raises as :meth:`sign` does, nothing written."""
         row = self._checked(actor, document_id, "sign")  # type: ignore[attr-defined]
-        sha = if_match.strip().lower() if if_match and len(if_match.strip()) == 64 else None
+        sha = if_match.strip().lower() if if_match and re.fullmatch(
+            r"[0-9a-fA-F]{64}", if_match.strip()) else None
         self._check_binding(row, None if sha else if_match, sha, first=True)
         if row.status != "awaiting_signatures":
             raise document_complete()

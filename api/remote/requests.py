@@ -148,7 +148,8 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
     docs = [DocumentToSign(d.doc_id or "", _pdf(d), d.field_name, reason=d.reason,
                            location=d.location) for d in body.documents if d.document_id is None]
     items = [(d.document_id, d.if_match) for d in body.documents if d.document_id is not None]
-    certificate, context, refused = None, None, {}
+    certificate, context = None, None
+    refused: dict[str, Any] = {}
     if items:
         certificate = await signing.certificate(body.user_id)
         plans, refused = await run_in_threadpool(
