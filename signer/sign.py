@@ -23,8 +23,9 @@ import asyncio
 import copy
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
+from io import BytesIO
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -43,10 +44,10 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 from core.errors import Conflict, HsbaError, InvalidInput, SigningError, UnavailableError
 from signer.algorithms import AlgorithmPolicy, check_key_and_digest, describe_key
 from signer.appearance import appearance_text, stamp_style
+from signer.lta_overlap import async_sign_then_timestamp
 from signer.request import LEVELS, SignRequest
 from signer.revisions import (
     LeanIncrementalWriter,
-    async_add_document_timestamp,
     container_length,
     fitted_reservation,
     lean_writer,
@@ -264,26 +265,30 @@ async def async_sign_pdf(
     )
     reserved = await _reserve(signer, request, timestamper)
     text = {"body": appearance_text(request, now)}
+
+    async def sign_into(source: IncrementalPdfFileWriter, bytes_reserved: int | None) -> bytes:
+        def sign(output: BytesIO | None) -> Awaitable[BytesIO]:
+            return pdf_signer.async_sign_pdf(
+                source, existing_fields_only=new_field is None, bytes_reserved=bytes_reserved,
+                appearance_text_params=text, output=output)
+
+        if request.level != "B-LTA":
+            return (await sign(None)).getvalue()
+        # the document time-stamp's revision is prepared while the signature's own
+        # time-stamp is on its way (signer.lta_overlap)
+        assert timestamper is not None
+        return await async_sign_then_timestamp(sign, timestamper, context,
+                                               md_algorithm=request.md_algorithm)
+
     try:
         try:
-            out = await pdf_signer.async_sign_pdf(
-                writer, existing_fields_only=new_field is None,
-                bytes_reserved=reserved, appearance_text_params=text,
-            )
+            result = await sign_into(writer, reserved)
         except PyHankoSigningError as e:
             if "larger than expected" not in str(e):
                 raise
             log.warning("reserved %d bytes was too small; letting pyHanko size it", reserved)
             _RESERVED.pop(_reserve_key(signer, request, timestamper), None)
-            out = await pdf_signer.async_sign_pdf(
-                _reader(pdf), existing_fields_only=new_field is None,
-                appearance_text_params=text,
-            )
-        result = out.getvalue()
-        if request.level == "B-LTA":
-            assert timestamper is not None
-            result = await async_add_document_timestamp(
-                result, timestamper, context, md_algorithm=request.md_algorithm)
+            result = await sign_into(_reader(pdf), None)
     except HsbaError:
         raise
     except PyHankoSigningError as e:

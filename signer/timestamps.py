@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +29,14 @@ from core.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FailoverTimeStamper", "TsaHttpClient", "http_timestampers", "timestamper_for"]
+__all__ = ["TSA_REQUEST_SENT", "FailoverTimeStamper", "TsaHttpClient", "http_timestampers",
+           "timestamper_for"]
+
+TSA_REQUEST_SENT: ContextVar[asyncio.Event | None] = ContextVar("hsba_tsa_request_sent",
+                                                                 default=None)
+"""An event the TSA client sets once a time-stamp request of this context (task) has
+been written to the connection: a caller can then use the CPU while the TSA answers
+(``signer.lta_overlap``). Only :class:`TsaHttpClient`'s own sessions report it."""
 
 
 @lru_cache(maxsize=1)
@@ -71,12 +79,21 @@ async def _loop_session() -> aiohttp.ClientSession:
     entry = _SESSIONS.get(loop)
     if entry is not None and not entry[0].closed:
         return entry[0]  # type: ignore[no-any-return]
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()))
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_request_sent)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls_context()),
+                                    trace_configs=[trace])
     SESSIONS_OPENED[0] += 1
     closer = _close_at_loop_shutdown(session)
     await closer.asend(None)  # registered with the loop: finalised by shutdown_asyncgens
     _SESSIONS[loop] = (session, closer)
     return session
+
+
+async def _request_sent(_session: Any, _context: Any, _params: Any) -> None:
+    event = TSA_REQUEST_SENT.get()
+    if event is not None:
+        event.set()
 
 
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
