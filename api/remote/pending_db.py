@@ -83,11 +83,15 @@ class DbPendingStore:
         return done.rowcount == 1
 
     def record_result(self, transaction_id: str, doc_id: str, result: dict[str, Any]) -> None:
-        """Read the row FOR UPDATE (PostgreSQL), merge, write back: one transaction."""
+        """Lock the row, read, merge, write back: one transaction. The lock is taken by
+        a no-op UPDATE first (a row lock on PostgreSQL, the write lock on SQLite, where
+        ``SELECT ... FOR UPDATE`` does not exist)."""
         t = remote_pending_transactions
         with self._engine.begin() as conn:
+            conn.execute(update(t).where(t.c.transaction_id == transaction_id)
+                         .values(tran_code=t.c.tran_code))
             payload = conn.execute(select(t.c.payload).where(
-                t.c.transaction_id == transaction_id).with_for_update()).scalar_one_or_none()
+                t.c.transaction_id == transaction_id)).scalar_one_or_none()
             if payload is None:
                 raise ValueError("unknown transaction")
             raw = json.loads(payload)

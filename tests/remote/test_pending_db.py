@@ -85,3 +85,35 @@ def test_settle_happens_once(kind: str, engine: Engine, tmp_path: Path) -> None:
     assert store.load(tx.transaction_id) == rejected
     unknown = replace(_tx(), status="completed")
     assert store.settle(unknown) is False and store.load(unknown.transaction_id) is None
+
+
+@pytest.mark.parametrize("kind", ["file", "database"])
+def test_results_are_merged_and_completed_transactions_listed(
+        kind: str, engine: Engine, tmp_path: Path) -> None:
+    """Per-document results (the workflow's take-over) merge without losing one another,
+    from concurrent threads; ``completed_since`` lists completed transactions only, from
+    the given time on."""
+    import threading
+
+    store = FilePendingStore(tmp_path / "files") if kind == "file" else DbPendingStore(engine)
+    old = replace(_tx("completed"), created_at=(datetime.now(UTC) - timedelta(days=3))
+                  .isoformat())
+    done, waiting = _tx("completed"), _tx()
+    for tx in (old, done, waiting):
+        store.save(tx)
+    results = {f"doc-{i}": {"state": "archived", "version": i} for i in range(8)}
+    threads = [threading.Thread(target=store.record_result,
+                                args=(done.transaction_id, k, v)) for k, v in results.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    loaded = store.load(done.transaction_id)
+    assert loaded is not None and loaded.results == results
+    assert loaded.status == "completed" and loaded.documents == done.documents
+    since = datetime.now(UTC) - timedelta(days=1)
+    listed = {t.transaction_id for t in store.completed_since(since)}
+    assert done.transaction_id in listed
+    assert old.transaction_id not in listed and waiting.transaction_id not in listed
+    with pytest.raises(ValueError):
+        store.record_result(uuid.uuid4().hex, "d", {})
