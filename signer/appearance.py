@@ -1,7 +1,9 @@
 """The visible appearance of a signature: name, role, date and time, method.
 
-Text is set in DejaVu Sans (embedded, subset) so Vietnamese renders and the
-file stays PDF/A; a patient's handwritten image is drawn behind the text.
+Text is set in the form's own regular font when it has every character drawn
+(``signer.page_font``: nothing embedded), else in DejaVu Sans cut to the glyphs
+drawn (embedded), so Vietnamese renders and the file stays PDF/A; a patient's
+handwritten image is drawn behind the text.
 Dates follow Vietnamese usage: "ngày 27 tháng 11 năm 2026, 14:05 (GMT+7)".
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.api import ShapeResult
+from pyhanko.pdf_utils.font.api import FontEngine, ShapeResult
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -25,6 +28,7 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStampStyle
 
 from core.errors import InvalidInput
+from signer.page_font import PageFontEngine, find_page_font
 from signer.request import METHOD_LABELS, SignRequest
 
 __all__ = [
@@ -128,16 +132,26 @@ class _TightGlyphAccumulator(GlyphAccumulator):
 
 def appearance_font_program(glyph_ids: Iterable[int]) -> bytes:
     """:func:`vietnamese_font` holding only ``glyph_ids`` (and .notdef), ids unchanged."""
-    from templates.pdf_fonts import subset_font_program
+    from templates.font_subset import subset_font_program
 
     font = vietnamese_font()
     return subset_font_program(font, {0, *glyph_ids}, retain_gids=True) or font
 
 
+@dataclass(frozen=True)
 class VietnameseFontFactory(GlyphAccumulatorFactory):
-    """pyHanko font engine over :func:`vietnamese_font` (embedded, PDF/A-compatible)."""
+    """pyHanko font engine for an appearance: the form's own upright regular font when
+    it has every character of ``text_chars`` (:mod:`signer.page_font`, nothing
+    embedded), else :func:`vietnamese_font` cut to the glyphs drawn (PDF/A-compatible)."""
 
-    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
+    text_chars: frozenset[str] = frozenset()
+    """Every character the appearance may draw (empty: always embed a font)."""
+
+    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> FontEngine:
+        if self.text_chars:
+            page_font = find_page_font(writer, self.text_chars)
+            if page_font is not None:
+                return PageFontEngine(writer, page_font, self.font_size)
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
         return _TightGlyphAccumulator(
@@ -164,6 +178,12 @@ def appearance_text(request: SignRequest, when: datetime) -> str:
     return "\n".join(line.replace("\r", " ") for line in lines)
 
 
+def _appearance_chars(request: SignRequest) -> frozenset[str]:
+    """Every character :func:`appearance_text` may draw for ``request`` (only the
+    digits of the date and time vary)."""
+    return frozenset(appearance_text(request, datetime.now(VN_TZ))) | frozenset("0123456789")
+
+
 def stamp_style(request: SignRequest) -> TextStampStyle:
     """A pyHanko text stamp in an embedded Vietnamese-capable font."""
     background = None
@@ -188,7 +208,8 @@ def stamp_style(request: SignRequest) -> TextStampStyle:
     return TextStampStyle(
         stamp_text="%(body)s",
         text_box_style=TextBoxStyle(
-            font=VietnameseFontFactory(str(FONT_FILE), font_size=7),
+            font=VietnameseFontFactory(str(FONT_FILE), font_size=7,
+                                       text_chars=_appearance_chars(request)),
             font_size=7,
         ),
         border_width=1,

@@ -17,6 +17,7 @@
   coordinates carry six decimals, rounded to three: 1/1000 of a CSS pixel), and every
   stream compressed once, with object streams, the XMP packet too (PDF/A-2 and -3
   allow a filtered metadata stream, only PDF/A-1 forbids it: ~2.5 KB → ~0.9 KB).
+- what signing revisions rewrite kept small (:func:`_lean_updates`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pikepdf import Array, Dictionary, Name, String
 
 from core.errors import InvalidInput
 from templates.icc import compact_srgb_profile
-from templates.pdf_fonts import compact_fonts
+from templates.pdf_fonts import SIGNATURE_CHARS, compact_fonts
 from templates.qr import qr_pdf_operators
 
 if TYPE_CHECKING:
@@ -213,6 +214,26 @@ def _tidy_content(pdf: pikepdf.Pdf, qr: QrPlacement | None) -> None:
         contents.write(data)
 
 
+_DEFAULT_BOXES = ("/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
+
+
+def _lean_updates(pdf: pikepdf.Pdf) -> None:
+    """What each signing revision rewrites, small: the catalogue (rewritten once for the
+    DSS) refers to its output intents instead of holding them (~230 bytes), a page
+    refers to its annotation array, so adding the document timestamp's widget rewrites
+    the array and not the page, and page boxes equal to the media box (their default)
+    are left out."""
+    if "/OutputIntents" in pdf.Root and not pdf.Root.OutputIntents.is_indirect:
+        pdf.Root.OutputIntents = pdf.make_indirect(pdf.Root.OutputIntents)
+    for page in pdf.pages:
+        media = [float(v) for v in page.obj.MediaBox]
+        for box in _DEFAULT_BOXES:
+            if box in page.obj and [float(v) for v in page.obj[box]] == media:
+                del page.obj[box]
+        if "/Annots" in page.obj and not page.obj.Annots.is_indirect:
+            page.obj.Annots = pdf.make_indirect(page.obj.Annots)
+
+
 @lru_cache(maxsize=1)
 def _weasyprint_srgb() -> bytes:
     import weasyprint.pdf
@@ -237,10 +258,11 @@ def finish_pdf(raw: bytes, fh: FormHtml, info: FormInfo, *, document_id: str,
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         _tidy_content(pdf, qr)
         _compact_colour_profiles(pdf)
-        compact_fonts(pdf)
+        compact_fonts(pdf, SIGNATURE_CHARS)
         _write_metadata(pdf, fh, info, document_id, now)
         _attach_data(pdf, fh.data_json, now)
         _add_signature_fields(pdf, signature_fields)
+        _lean_updates(pdf)
         out = io.BytesIO()
         pdf.save(out, compress_streams=True, fix_metadata_version=False,
                  object_stream_mode=pikepdf.ObjectStreamMode.generate)

@@ -1,121 +1,43 @@
-"""Compact the embedded font programs of a rendered form (HarfBuzz subsetter, via cffi).
+"""Compact the embedded font programs of a rendered form (``templates.font_subset``).
 
 WeasyPrint subsets each TrueType font but keeps the original glyph ids ("retain gids"):
 Vietnamese letters sit near glyph 1,700-2,000 of Liberation Serif, so every subset
 carries ``loca`` and ``hmtx`` entries for two thousand glyphs. Here each font program is
-subset again to just the glyphs the page uses (plus composite components), renumbered,
-and the descendant font gets a ``/CIDToGIDMap`` stream from the content's CIDs to the new
-glyph ids: the content streams, ``/W`` widths and ``ToUnicode`` stay as they are.
+subset again to just the glyphs the page uses (plus composite components), renumbered.
+When the page content is plain enough to rewrite safely, the codes it shows are
+renumbered too (``/CIDToGIDMap /Identity``, ``/W`` and ``ToUnicode`` with them);
+otherwise a ``/CIDToGIDMap`` stream maps the rendered codes to the new glyph ids.
+``ToUnicode`` is written compact (``templates.tounicode``).
 
-Every font is checked after subsetting (glyph count and each used glyph's advance width
-equal to the original's); a font that does not check out is left untouched.
+The upright regular font also gets the glyphs signature appearances draw
+(:data:`SIGNATURE_CHARS`, from its installed program, ``templates.font_sources``), so
+an appearance can use it instead of embedding a font of its own (``signer.page_font``):
+~200 bytes here for ~3 KB per signature.
+
+Every font is checked after subsetting (glyph count, each used glyph's advance width and
+outline header equal to the original's); a font that does not check out is left as
+rendered.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import struct
-from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import pikepdf
 
+from templates.font_sources import font_source
+from templates.font_subset import HarfBuzz, harfbuzz
 from templates.tounicode import parse_to_unicode, to_unicode_cmap
 
 log = logging.getLogger(__name__)
 
-_CDEF = """
-typedef struct hb_blob_t hb_blob_t;
-typedef struct hb_face_t hb_face_t;
-typedef struct hb_set_t hb_set_t;
-typedef struct hb_subset_input_t hb_subset_input_t;
-typedef uint32_t hb_tag_t;
-typedef uint32_t hb_codepoint_t;
-hb_blob_t *hb_blob_create(const char *data, unsigned int length, int mode, void *user_data,
-                          void *destroy);
-void hb_blob_destroy(hb_blob_t *blob);
-const char *hb_blob_get_data(hb_blob_t *blob, unsigned int *length);
-hb_face_t *hb_face_create(hb_blob_t *blob, unsigned int index);
-void hb_face_destroy(hb_face_t *face);
-hb_blob_t *hb_face_reference_blob(hb_face_t *face);
-unsigned int hb_face_get_glyph_count(const hb_face_t *face);
-void hb_set_add(hb_set_t *set, hb_codepoint_t codepoint);
-hb_tag_t hb_tag_from_string(const char *str, int len);
-hb_subset_input_t *hb_subset_input_create_or_fail(void);
-void hb_subset_input_destroy(hb_subset_input_t *input);
-hb_set_t *hb_subset_input_glyph_set(hb_subset_input_t *input);
-hb_set_t *hb_subset_input_set(hb_subset_input_t *input, int set_type);
-void hb_subset_input_set_flags(hb_subset_input_t *input, unsigned int value);
-hb_face_t *hb_subset_or_fail(hb_face_t *source, const hb_subset_input_t *input);
-"""
-_MEMORY_MODE_DUPLICATE = 0
-_SETS_DROP_TABLE_TAG = 3
-_FLAGS = 0x1 | 0x200  # NO_HINTING | NO_LAYOUT_CLOSURE
-_RETAIN_GIDS = 0x2
-_DROP_TABLES = (b"GDEF", b"GSUB", b"GPOS", b"name", b"DSIG", b"kern", b"gasp", b"cmap")
-
-
-class _HarfBuzz:
-    def __init__(self) -> None:
-        import cffi
-
-        self.ffi = cffi.FFI()
-        self.ffi.cdef(_CDEF)
-        self.hb = self.ffi.dlopen("libharfbuzz.so.0")
-        self.subset = self.ffi.dlopen("libharfbuzz-subset.so.0")
-
-    def subset_font(self, data: bytes, glyphs: list[int], flags: int = _FLAGS) -> bytes | None:
-        ffi, hb, sub = self.ffi, self.hb, self.subset
-        blob = hb.hb_blob_create(data, len(data), _MEMORY_MODE_DUPLICATE, ffi.NULL, ffi.NULL)
-        face = hb.hb_face_create(blob, 0)
-        hb.hb_blob_destroy(blob)
-        plan_input = sub.hb_subset_input_create_or_fail()
-        try:
-            if plan_input == ffi.NULL:
-                return None
-            glyph_set = sub.hb_subset_input_glyph_set(plan_input)
-            for gid in glyphs:
-                hb.hb_set_add(glyph_set, gid)
-            drop = sub.hb_subset_input_set(plan_input, _SETS_DROP_TABLE_TAG)
-            for tag in _DROP_TABLES:
-                hb.hb_set_add(drop, hb.hb_tag_from_string(tag, 4))
-            sub.hb_subset_input_set_flags(plan_input, flags)
-            result = sub.hb_subset_or_fail(face, plan_input)
-            if result == ffi.NULL:
-                return None
-            out_blob = hb.hb_face_reference_blob(result)
-            length = ffi.new("unsigned int *")
-            out = bytes(ffi.buffer(hb.hb_blob_get_data(out_blob, length), length[0]))
-            hb.hb_blob_destroy(out_blob)
-            hb.hb_face_destroy(result)
-            return out
-        finally:
-            if plan_input != ffi.NULL:
-                sub.hb_subset_input_destroy(plan_input)
-            hb.hb_face_destroy(face)
-
-
-@lru_cache(maxsize=1)
-def _harfbuzz() -> _HarfBuzz | None:
-    try:
-        return _HarfBuzz()
-    except (OSError, ImportError) as e:  # no libharfbuzz-subset: fonts stay as rendered
-        log.warning("font compaction unavailable: %s", e)
-        return None
-
-
-def subset_font_program(data: bytes, glyphs: Iterable[int], *,
-                        retain_gids: bool = False) -> bytes | None:
-    """A TrueType program cut to ``glyphs`` (plus composite components), without hinting,
-    layout tables, ``name`` or ``cmap``; glyph ids renumbered unless ``retain_gids``.
-    None when the HarfBuzz subsetter is not installed or fails."""
-    hb = _harfbuzz()
-    if hb is None:
-        return None
-    return hb.subset_font(data, sorted(set(glyphs)),
-                          _FLAGS | (_RETAIN_GIDS if retain_gids else 0))
+__all__ = ["SIGNATURE_CHARS", "compact_fonts"]
 
 
 def _tables(font: bytes) -> dict[bytes, bytes]:
@@ -183,10 +105,81 @@ def _used_cids(widths: Any) -> set[int]:
     return cids
 
 
-def _subset(cid_font: Any, hb: _HarfBuzz) -> tuple[bytes, dict[int, int]] | None:
-    """The font program cut to the glyphs ``/W`` lists (renumbered) and old → new glyph
-    ids; None when the font is not a WeasyPrint-style identity-mapped TrueType CIDFont
-    or the cut does not check out."""
+# What hsba's signature appearances draw besides names and roles (signer.appearance,
+# signer.patient; tests/signer checks they stay covered): added to a rendered form's
+# upright regular font, so an appearance can use that font instead of embedding one.
+SIGNATURE_CHARS = "".join(sorted(set(
+    "Ký ngày 0123456789 tháng năm, : (GMT+7)"
+    "Ký số (HSM) Ký số từ xa Ký số (khoá phần mềm) Con dấu số của cơ sở"
+    "Người bệnh Phương thức: Chữ ký số của người bệnh Ký tay trên bảng ký điện tử"
+    " Xác thực vân tay Mã OTP Người đại diện: ()")))
+
+
+@dataclass(frozen=True)
+class _Cut:
+    program: bytes
+    """The new font program."""
+    new_gid: dict[int, int]
+    """Code as rendered (= the original glyph id) → glyph id in ``program``, for the
+    glyphs the page shows and the ones added."""
+    added: dict[int, tuple[int, str]]
+    """Code → (width in 1/1000 em, character) of each glyph added for appearances."""
+
+
+def _is_upright_regular(cid_font: Any) -> bool:
+    descriptor = cid_font.FontDescriptor
+    name = str(descriptor.get("/FontName", ""))
+    return not int(descriptor.get("/Flags", 0)) & 64 and float(
+        descriptor.get("/ItalicAngle", 0)) == 0 and not re.search(
+        r"Bold|Black|Heavy|Semi|Demi|Medium|Italic|Oblique", name)
+
+
+@lru_cache(maxsize=8)
+def _best_cmap(source: bytes) -> dict[int, int]:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(source), lazy=True)
+    return {code: font.getGlyphID(name) for code, name in font.getBestCmap().items()}
+
+
+def _added_glyphs(data: bytes, used: set[int], extra_chars: str
+                  ) -> tuple[bytes, dict[int, str]] | None:
+    """The installed program ``data`` was cut from and the glyphs (id → character) it
+    has for ``extra_chars`` that the page does not already show."""
+    source = font_source(data)
+    if source is None:
+        return None
+    cmap = _best_cmap(source)
+    added = {}
+    for char in extra_chars:
+        gid = cmap.get(ord(char))
+        if gid and gid not in used and gid not in added:
+            added[gid] = char
+    if not added:
+        return None
+    # the same glyphs: every glyph the page shows has the same header (contours, box)
+    mine, theirs = _tables(data), _tables(source)
+    if not all(_glyph_header(mine, g) == _glyph_header(theirs, g) for g in used):
+        log.warning("installed font differs from the embedded subset; nothing added")
+        return None
+    return source, added
+
+
+def _glyph_header(tables: dict[bytes, bytes], gid: int) -> bytes:
+    long_loca = struct.unpack_from(">h", tables[b"head"], 50)[0] == 1
+    loca = tables[b"loca"]
+    if long_loca:
+        start, end = struct.unpack_from(">II", loca, 4 * gid)
+    else:
+        start, end = (2 * v for v in struct.unpack_from(">HH", loca, 2 * gid))
+    return tables[b"glyf"][start:min(end, start + 10)]
+
+
+def _subset(cid_font: Any, hb: HarfBuzz, extra_chars: str = "") -> _Cut | None:
+    """The font program cut to the glyphs ``/W`` lists (renumbered), plus the glyphs of
+    ``extra_chars`` for an upright regular font whose installed program is found; None
+    when the font is not a WeasyPrint-style identity-mapped TrueType CIDFont or the cut
+    does not check out."""
     if cid_font.get("/Subtype") != "/CIDFontType2" or "/W" not in cid_font:
         return None
     if cid_font.get("/CIDToGIDMap", pikepdf.Name.Identity) != pikepdf.Name.Identity:
@@ -198,16 +191,25 @@ def _subset(cid_font: Any, hb: _HarfBuzz) -> tuple[bytes, dict[int, int]] | None
     data = program.read_bytes()
     tables = _tables(data)
     used = _used_cids(cid_font.W) | {0}
-    keep = sorted(_glyph_closure(tables, used))
-    new = hb.subset_font(data, keep)
-    if new is None or len(new) >= len(data):
+    source, added = data, {}
+    found = _added_glyphs(data, used, extra_chars) \
+        if extra_chars and _is_upright_regular(cid_font) else None
+    if found is not None:
+        source, added = found
+    source_tables = _tables(source)
+    keep = sorted(_glyph_closure(source_tables, used | set(added)))
+    new = hb.subset_font(source, keep)
+    if new is None or (not added and len(new) >= len(data)):
         return None
     new_gid = {old: i for i, old in enumerate(keep)}
     old_adv, new_adv = _advances(tables), _advances(_tables(new))
     if len(new_adv) != len(keep) or any(old_adv[g] != new_adv[new_gid[g]] for g in used):
         log.warning("font compaction check failed; font kept as rendered")
         return None
-    return new, {cid: new_gid[cid] for cid in used}
+    upem = struct.unpack_from(">H", source_tables[b"head"], 18)[0]
+    return _Cut(new, {cid: new_gid[cid] for cid in used | set(added)},
+                {gid: (round(new_adv[new_gid[gid]] * 1000 / upem), char)
+                 for gid, char in added.items()})
 
 
 def _widths(cid_font: Any) -> dict[int, Any]:
@@ -223,11 +225,10 @@ def _widths(cid_font: Any) -> dict[int, Any]:
     return widths
 
 
-def _renumbered_widths(cid_font: Any, new_cid: dict[int, int]) -> pikepdf.Array:
-    by_new = sorted((new_cid[cid], width) for cid, width in _widths(cid_font).items()
-                    if cid in new_cid)
+def _widths_array(widths: dict[int, Any]) -> pikepdf.Array:
+    """``/W`` for ``widths`` (code → width): one array per run of consecutive codes."""
     out: list[Any] = []
-    for cid, width in by_new:
+    for cid, width in sorted(widths.items()):
         if out and out[-2] + len(out[-1]) == cid:
             out[-1].append(width)
         else:
@@ -284,58 +285,67 @@ def _fonts_in_forms(pdf: pikepdf.Pdf) -> set[tuple[int, int]]:
     return found
 
 
-def _compact_to_unicode(font: Any, new_cid: dict[int, int] | None = None) -> None:
+def _write_to_unicode(font: Any, cut: _Cut, code: dict[int, int] | None) -> None:
+    """The font's ``ToUnicode`` written compact, with the added glyphs, its codes
+    renumbered by ``code`` (old → new; None: codes kept)."""
     stream = font.get("/ToUnicode")
     if not isinstance(stream, pikepdf.Stream):
         return
     original = stream.read_bytes()
     mapping = parse_to_unicode(original)
-    if new_cid is not None:
-        mapping = {new_cid[c]: text for c, text in mapping.items() if c in new_cid}
+    mapping.update((gid, char) for gid, (_, char) in cut.added.items())
+    if code is not None:
+        mapping = {code[c]: text for c, text in mapping.items() if c in code}
     compact = to_unicode_cmap(mapping)
-    if mapping and (new_cid is not None or len(compact) < len(original)) \
-            and parse_to_unicode(compact) == mapping:
+    if mapping and parse_to_unicode(compact) == mapping \
+            and (code is not None or cut.added or len(compact) < len(original)):
         stream.write(compact)
 
 
-def compact_fonts(pdf: pikepdf.Pdf) -> int:
+def compact_fonts(pdf: pikepdf.Pdf, extra_chars: str = "") -> int:
     """Re-subset every embedded CIDFontType2 program of ``pdf``; returns how many.
 
     When the page content can be rewritten safely (see :func:`_renumber_content`), the
     codes shown are renumbered to the new glyph ids (``/CIDToGIDMap /Identity``, ``/W``
     and ``ToUnicode`` renumbered too); otherwise a ``/CIDToGIDMap`` stream maps the
-    rendered codes to them."""
-    hb = _harfbuzz()
+    rendered codes to them. The upright regular font also gets the glyphs of
+    ``extra_chars`` (e.g. :data:`SIGNATURE_CHARS`) from its installed program, in
+    ``/W`` and ``ToUnicode`` like the others."""
+    hb = harfbuzz()
     if hb is None:
         return 0
-    cut: dict[tuple[int, int], tuple[Any, bytes, dict[int, int]]] = {}
+    cuts: dict[tuple[int, int], tuple[Any, _Cut]] = {}
     for page in pdf.pages:
         for font in page.obj.get("/Resources", {}).get("/Font", {}).values():
-            if font.get("/Subtype") != "/Type0" or font.objgen in cut:
+            if font.get("/Subtype") != "/Type0" or font.objgen in cuts:
                 continue
-            result = _subset(font.DescendantFonts[0], hb)
-            if result is not None:
-                cut[font.objgen] = (font, *result)
-    renumbered = _renumber_pages(pdf, cut)
-    for objgen, (font, program, new_cid) in cut.items():
+            cut = _subset(font.DescendantFonts[0], hb, extra_chars)
+            if cut is not None:
+                cuts[font.objgen] = (font, cut)
+    renumbered = _renumber_pages(pdf, {k: cut.new_gid for k, (_, cut) in cuts.items()})
+    for objgen, (font, cut) in cuts.items():
         cid_font = font.DescendantFonts[0]
         stream = cid_font.FontDescriptor.FontFile2
-        stream.write(program)
-        stream.Length1 = len(program)
+        stream.write(cut.program)
+        stream.Length1 = len(cut.program)
+        widths = {c: w for c, w in _widths(cid_font).items() if c in cut.new_gid}
+        widths.update((gid, width) for gid, (width, _) in cut.added.items())
         if objgen in renumbered:
-            cid_font.W = _renumbered_widths(cid_font, new_cid)
+            cid_font.W = _widths_array({cut.new_gid[c]: w for c, w in widths.items()})
             cid_font.CIDToGIDMap = pikepdf.Name.Identity
-            _compact_to_unicode(font, new_cid)
+            _write_to_unicode(font, cut, cut.new_gid)
         else:
-            mapping = bytearray(2 * (max(new_cid) + 1))
-            for cid, gid in new_cid.items():
+            cid_font.W = _widths_array(widths)
+            mapping = bytearray(2 * (max(cut.new_gid) + 1))
+            for cid, gid in cut.new_gid.items():
                 struct.pack_into(">H", mapping, 2 * cid, gid)
             cid_font.CIDToGIDMap = pdf.make_stream(bytes(mapping))
-            _compact_to_unicode(font)
-    return len(cut)
+            _write_to_unicode(font, cut, None)
+    return len(cuts)
 
 
-def _renumber_pages(pdf: pikepdf.Pdf, cut: dict[tuple[int, int], Any]) -> set[tuple[int, int]]:
+def _renumber_pages(pdf: pikepdf.Pdf, cut: dict[tuple[int, int], dict[int, int]]
+                    ) -> set[tuple[int, int]]:
     """Rewrite every page's content with renumbered codes; the fonts done (all or none)."""
     candidates = set(cut) - _fonts_in_forms(pdf)
     if any("/Resources" not in page.obj for page in pdf.pages):
@@ -344,7 +354,7 @@ def _renumber_pages(pdf: pikepdf.Pdf, cut: dict[tuple[int, int], Any]) -> set[tu
     for page in pdf.pages:
         contents = page.obj.get("/Contents")
         fonts = page.obj.get("/Resources", {}).get("/Font", {})
-        names = {str(k)[1:]: cut[f.objgen][2] for k, f in fonts.items()
+        names = {str(k)[1:]: cut[f.objgen] for k, f in fonts.items()
                  if f.objgen in candidates}
         if not names:
             continue

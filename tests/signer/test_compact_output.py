@@ -208,6 +208,7 @@ def test_appearance_font_holds_only_the_glyphs_it_draws(
     with pikepdf.open(BytesIO(signed)) as doc:
         widget = next(a for a in doc.pages[0].Annots if a.get("/FT") == "/Sig" and "/V" in a)
         font = next(iter(widget.AP.N.Resources.Font.values()))
+        assert "DejaVuSans" in str(font.BaseFont)  # "ổ", "Ượ" are not on the page
         embedded = font.DescendantFonts[0].FontDescriptor.FontFile2
         assert len(embedded.read_raw_bytes()) < 4000  # the whole cut: ~7,900
         # the text comes back from the compact ToUnicode alone, no /ActualText copy
@@ -219,3 +220,67 @@ def test_appearance_font_holds_only_the_glyphs_it_draws(
                           text=True, check=True).stdout
     for line in (name, "Bác sĩ điều trị"):
         assert line in text
+
+
+def _font_programs(pdf: bytes) -> int:
+    with pikepdf.open(BytesIO(pdf)) as doc:
+        return sum(1 for o in doc.objects
+                   if isinstance(o, pikepdf.Dictionary) and "/FontFile2" in o)
+
+
+def _page_font_objgens(doc: pikepdf.Pdf) -> set[tuple[int, int]]:
+    return {f.objgen for f in doc.pages[0].Resources.Font.values()}
+
+
+def test_appearance_uses_the_forms_own_font_when_it_has_every_glyph(
+        test_pki: TestPki, form_pdf: bytes, tmp_path: Path) -> None:
+    """A rendered hsba form carries its regular font with the appearance's characters
+    (names on the page, templates.pdf_fonts.SIGNATURE_CHARS): the appearance refers to
+    it and the signing revision embeds no font; a name with a letter the page lacks
+    gets the DejaVu cut instead. Both PDF/A PASS, text extracts."""
+    from templates.pdfa import check_pdfa
+    from templates.render import render_form, sample_data
+
+    data = sample_data("consent_surgery")
+    form = render_form("consent_surgery", data, document_id="DOC-FONT-1",
+                       verify_url="http://127.0.0.1/verify/DOC-FONT-1").pdf
+    label = LABELS.doctor_rsa
+    signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
+                                          [test_pki.cert(label), *test_pki.chain(label)])
+    with pikepdf.open(BytesIO(form)) as doc:
+        widgets = [a for a in doc.pages[0].Annots if a.get("/FT") == "/Sig"]
+        field = str(widgets[0].T)
+        page_text = subprocess.run(["pdftotext", "-", "-"], input=form, capture_output=True,
+                                   check=True).stdout.decode()
+    name = next(line.strip() for line in page_text.splitlines() if line.startswith("BS."))
+    for signer_name, own_font in ((name, True), ("BS. Khổng Minh Ượng Ỹ", False)):
+        signed = sign_pdf(form, SignRequest(field, signer_name, role="Bác sĩ điều trị",
+                                            level="B-B", method="hsm"), signer=signer)
+        with pikepdf.open(BytesIO(signed)) as doc:
+            widget = next(a for a in doc.pages[0].Annots if str(a.get("/T")) == field)
+            fonts = list(widget.AP.N.Resources.Font.values())
+            assert len(fonts) == 1
+            assert (fonts[0].objgen in _page_font_objgens(doc)) is own_font, signer_name
+        assert _font_programs(signed) - _font_programs(form) == (0 if own_font else 1)
+        report = check_pdfa(signed)
+        assert report.verdict == "PASS", report.failures
+        path = tmp_path / "signed.pdf"
+        path.write_bytes(signed)
+        text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert signer_name in text and "Ký số (HSM)" in text and "(GMT+7)" in text
+
+
+def test_signature_chars_cover_every_fixed_appearance_label() -> None:
+    """What appearances draw besides names and roles is in the characters the renderer
+    adds to a form's regular font (else every appearance embeds its own font)."""
+    from signer.appearance import vn_datetime
+    from signer.patient import _METHOD_VI
+    from signer.request import METHOD_LABELS
+    from templates.pdf_fonts import SIGNATURE_CHARS
+
+    labels = [vi for vi, _ in METHOD_LABELS.values()] + list(_METHOD_VI.values())
+    labels += ["Ký " + vn_datetime(datetime.now(UTC)), "Phương thức: ", "Người đại diện: ()",
+               "Người bệnh", "0123456789"]
+    missing = {c for label in labels for c in label} - set(SIGNATURE_CHARS)
+    assert not missing, missing
