@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from hsm.remote.pending import (
     transaction_from_dict,
 )
 
-__all__ = ["DbPendingStore", "pending_store_for", "remote_pending_transactions"]
+__all__ = ["DbPendingStore", "SubscriberBindings", "pending_store_for",
+           "remote_pending_transactions", "remote_subscribers"]
 
 metadata = MetaData()
 
@@ -52,6 +53,42 @@ remote_pending_transactions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("payload", Text, nullable=False),
 )
+
+remote_subscribers = Table(
+    "remote_subscribers", metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("tenant", String(32), nullable=False, index=True),
+    Column("user_id", String(32), nullable=False),
+    Column("bound_by", String(64), nullable=False),
+    Column("bound_at", DateTime(timezone=True), nullable=False),
+)
+"""Which provider subscriber (``user_id``: CCCD, passport or tax id) is the hsba staff
+account: a workflow document is sent for remote signature only under the account's
+own subscriber id (:class:`SubscriberBindings`)."""
+
+
+class SubscriberBindings:
+    """The account ↔ provider subscriber binding (table ``remote_subscribers``, created
+    on first use; migration 0008)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine, tables=[remote_subscribers], checkfirst=True)
+
+    def bind(self, tenant: str, account_id: str, user_id: str, *, bound_by: str) -> None:
+        t = remote_subscribers
+        values = {"tenant": tenant, "user_id": user_id, "bound_by": bound_by,
+                  "bound_at": datetime.now(UTC)}
+        with self._engine.begin() as conn:
+            done = conn.execute(update(t).where(t.c.account_id == account_id).values(**values))
+            if done.rowcount == 0:
+                conn.execute(t.insert().values(account_id=account_id, **values))
+
+    def user_id(self, account_id: str) -> str | None:
+        t = remote_subscribers
+        with self._engine.connect() as conn:
+            return conn.execute(select(t.c.user_id).where(  # type: ignore[no-any-return]
+                t.c.account_id == account_id)).scalar_one_or_none()
 
 
 class DbPendingStore:

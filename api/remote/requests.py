@@ -43,10 +43,12 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, ServicesDep, authorize
+from api.remote.subscribers import require_own_subscriber
+from api.remote.subscribers import router as _subscribers
 from core.errors import Conflict, InvalidInput, NotFound
 from workflow.access import RecordRef
 
-router = APIRouter(prefix="/api/v1/remote-signing/requests", tags=["remote signing"])
+_requests = APIRouter(prefix="/api/v1/remote-signing/requests", tags=["remote signing"])
 
 MAX_DOCUMENTS = 50
 
@@ -128,7 +130,7 @@ def _nothing_to_sign(refused: dict[str, Any]) -> Conflict:
                     details={"refused": refused})
 
 
-@router.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
+@_requests.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
              responses={401: {"description": "Not authenticated"},
                         403: {"description": "Refused by policy"},
                         404: {"description": "No provider configured"},
@@ -151,6 +153,7 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
     certificate, context = None, None
     refused: dict[str, Any] = {}
     if items:
+        require_own_subscriber(services, principal, body.user_id)
         certificate = await signing.certificate(body.user_id)
         plans, refused = await run_in_threadpool(
             wfr.plan_documents, services, principal, items, certificate=certificate[0])
@@ -169,7 +172,7 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
     return JSONResponse(_view(tx, signing.outcome(tx), with_pdfs=False), status_code=202)
 
 
-@router.get("/{transaction_id}", summary="State of a remote signature request",
+@_requests.get("/{transaction_id}", summary="State of a remote signature request",
             responses={401: {"description": "Not authenticated"},
                        403: {"description": "Refused by policy"},
                        404: {"description": "Unknown transaction or no provider"}})
@@ -201,3 +204,10 @@ def _view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any]:
         out["signed"] = {k: base64.b64encode(v).decode() for k, v in outcome.signed.items()
                          if k not in workflow_ids}
     return out
+
+
+router = APIRouter()
+"""The request routes and the subscriber binding (``api.remote.subscribers``), mounted
+together by ``create_app``."""
+router.include_router(_requests)
+router.include_router(_subscribers)

@@ -112,16 +112,30 @@ def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             other = {x.role: x for x in seed_demo(services, tenant=OTHER_TENANT)
                      if x.kind == "staff"}
             with LoopbackServer(create_app(services.settings, services=services)) as api:
-                yield Hsba(services, api.url, double, logins, {
+                h = Hsba(services, api.url, double, logins, {
                     "clinician": _login(api.url, logins["clinician"]),
                     "head_of_department": _login(api.url, logins["head_of_department"]),
-                    "other": _login(api.url, other["clinician"])})
+                    "other": _login(api.url, other["clinician"]),
+                    "admin": _login(api.url, logins["admin"]),
+                    "other_admin": _login(api.url, other["admin"])})
+                # each hospital's administrator binds its clinician to the subscriber id
+                _bind(h, "admin", h.actor("clinician").subject, USER_ID)
+                other_id = services.accounts.find("staff", other["clinician"].username).id
+                _bind(h, "other_admin", other_id, USER_ID)
+                yield h
         finally:
             services.close()
             reset_settings_cache()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             admin.dispose()
+
+
+def _bind(h: Hsba, admin: str, account_id: str, user_id: str) -> httpx.Response:
+    r = httpx.put(f"{h.base}/api/v1/remote-signing/subscribers/{account_id}",
+                  headers=h.auth[admin], json={"user_id": user_id}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r
 
 
 def _new_discharge(h: Hsba) -> Any:
@@ -385,3 +399,32 @@ def test_a_crash_between_settlement_and_archive_is_repaired_once(
     for doc in (a, b):
         assert states[doc.id]["state"] == "archived", states
         _assert_signed_by_remote_key(h, doc.id, tx_id)
+
+
+def test_only_the_clinicians_own_bound_subscriber_id_is_used(hsba: Hsba) -> None:
+    """A workflow document goes to the provider only under the subscriber id bound to
+    the clinician's account by an administrator of the same hospital; nothing is sent
+    otherwise."""
+    h = hsba
+    a = _new_discharge(h)
+    before = len(h.double.transactions)
+    r = httpx.post(f"{h.base}/api/v1/remote-signing/requests", headers=h.auth["clinician"],
+                   timeout=60, json={"user_id": "079999999999", "documents": [
+                       {"document_id": a.id, "if_match": a.sha256}]})
+    assert r.status_code == 403 and r.json()["code"] == "remote.subscriber_not_yours", r.text
+    head = h.auth["head_of_department"]  # signs with the HSM; no subscriber bound
+    r = httpx.post(f"{h.base}/api/v1/remote-signing/requests", headers=head, timeout=60,
+                   json={"user_id": USER_ID, "documents": [
+                       {"document_id": a.id, "if_match": a.sha256}]})
+    assert r.status_code == 403 and r.json()["code"] == "remote.subscriber_not_bound", r.text
+    assert len(h.double.transactions) == before
+    # binding is the administrator's, of the account's own hospital only
+    url = f"{h.base}/api/v1/remote-signing/subscribers/{h.actor('head_of_department').subject}"
+    r = httpx.put(url, headers=h.auth["clinician"], json={"user_id": USER_ID}, timeout=60)
+    assert r.status_code == 403, r.text
+    r = httpx.put(url, headers=h.auth["other_admin"], json={"user_id": USER_ID}, timeout=60)
+    assert r.status_code == 404, r.text
+    from api.remote.pending_db import SubscriberBindings
+
+    assert SubscriberBindings(h.services.engine).user_id(
+        h.actor("head_of_department").subject) is None
