@@ -284,3 +284,16 @@ def test_signature_chars_cover_every_fixed_appearance_label() -> None:
                "Người bệnh", "0123456789"]
     missing = {c for label in labels for c in label} - set(SIGNATURE_CHARS)
     assert not missing, missing
+
+
+@pytest.mark.services
+def test_document_timestamp_revision_leaves_the_page_as_it_was(two_signatures: bytes) -> None:
+    """The rendered form's page refers to its annotation array: adding the document
+    timestamp's widget rewrites the array (~50 bytes), not the whole page."""
+    eofs = [m.end() for m in re.finditer(rb"%%EOF\s*", two_signatures)]
+    last = two_signatures[eofs[-2]:]
+    written = {int(m.group(1)) for m in re.finditer(rb"(\d+) 0 obj", last)}
+    with pikepdf.open(BytesIO(two_signatures)) as doc:
+        page = doc.pages[0].obj
+        assert page.objgen[0] not in written
+        assert page.Annots.objgen[0] in written

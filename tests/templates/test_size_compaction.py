@@ -176,3 +176,16 @@ def test_render_fonts_renumbered_read_and_draw_like_the_mapped_ones(
     assert texts[0] == texts[1] and "Tây Ninh" in texts[1]
     assert ImageChops.difference(_png(mapped, tmp_path, "a"),
                                  _png(renumbered, tmp_path, "b")).getbbox() is None
+
+
+def test_signing_revisions_rewrite_little() -> None:
+    """The catalogue (rewritten once for the DSS) refers to its output intents, a page
+    to its annotation array (the document timestamp's widget then rewrites the array,
+    not the page), and boxes equal to the media box are left to their default."""
+    with pikepdf.open(io.BytesIO(_consent())) as doc:
+        assert doc.Root.OutputIntents.is_indirect
+        page = doc.pages[0].obj
+        assert page.Annots.is_indirect
+        for box in ("/CropBox", "/BleedBox", "/TrimBox", "/ArtBox"):
+            assert box not in page or list(page[box]) != list(page.MediaBox), box
+        assert b"/GTS_PDFA1" not in doc.Root.unparse()  # not inline in the catalogue
