@@ -257,6 +257,26 @@ def test_two_documents_confirmed_once_are_archived_by_the_webhook_once(hsba: Hsb
     settled = [e for e in h.services.audit.entries(limit=100_000) if e.action == "sign"
                and e.details.get("remote_transaction") == tx_id]
     assert [e.details.get("stage") for e in settled] == ["requested", "settled"]
+    # the remote signature certified the form (DocMDP: form filling and signatures)...
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import MDPPerm
+
+    _, pdf = h.services.documents.pdf(h.actor("head_of_department"), a.id)
+    assert PdfFileReader(BytesIO(pdf)).embedded_signatures[0].docmdp_level == \
+        MDPPerm.FILL_FORMS
+    # ...and the head of department, next in the policy, completes it with the HSM key
+    from signer.verify import verify_pdf
+
+    done = h.services.documents.sign(h.actor("head_of_department"), a.id,
+                                     pin=h.logins["head_of_department"].signing_pin)
+    assert done.document.status == "archived" and done.level == "B-LTA"
+    _, pdf = h.services.documents.pdf(h.actor("head_of_department"), a.id)
+    report = verify_pdf(pdf, trust_roots=h.services.trust_roots, offline=True)
+    assert report.verdict in ("VALID", "VALID_WITH_ALLOWED_CHANGES"), report.to_dict()
+    assert [s.field_name for s in report.signatures] == ["doctor", "director"]
+    assert [v.reason.split(":")[0] for v in _versions(h, a.id)] == ["B-LT", "B-LTA"]
 
 
 def test_the_polling_job_settles_and_archives_when_no_webhook_comes(hsba: Hsba) -> None:
