@@ -16,22 +16,26 @@ every value WeasyPrint computes is recorded in the signature's :class:`StyleEntr
 next render's style object starts from those values. Each render still gets its own
 style objects, so whatever the layout writes into a style (WeasyPrint moves a table's
 margins to its wrapper, zeroes the padding of collapsed-border tables...) stays in that
-render: only values computed by WeasyPrint's own ``__missing__`` are recorded.
+render: only values computed by WeasyPrint's own ``__missing__`` are recorded. The
+styles of pseudo-elements (signature: the element's and the pseudo-element type), of
+anonymous boxes (the parent style's, marked anonymous) and of ``@page`` contexts (the
+root's, the page type and the margin box) are kept the same way.
 
 What an entry holds is CSS: lengths, colours, font lists, keyed by which rules matched.
 Text content never reaches a computed style (``attr()``/``content()`` are resolved when
-boxes are built), so no patient data is kept. Pseudo-elements and ``@page`` contexts are
-computed by WeasyPrint as usual.
+boxes are built, ``string()`` and counters at layout), so no patient data is kept.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import tinycss2
 from weasyprint.css import (
+    AnonymousStyle,
     ComputedStyle,
     InitialStyle,
     StyleFor,
@@ -78,29 +82,53 @@ class StyleCache:
         return len(self._ids)
 
 
-class _RecordingStyle(ComputedStyle):
-    """A ``ComputedStyle`` that starts from recorded values and records what it computes."""
+class _Recording:
+    """Mixin for WeasyPrint style classes: start from an entry's values, record into it
+    what WeasyPrint's ``__missing__`` computes, and give anonymous boxes a recording
+    style of their own (signature: the parent's, marked anonymous)."""
 
     _entry: StyleEntry | None = None
+    _cache: StyleCache | None = None
+    _ident: int = -1
 
-    def start_from(self, entry: StyleEntry | None) -> None:
-        self._entry = entry
+    def start_from(self, cache: StyleCache, signature: tuple[Any, ...] | None) -> int:
+        """Attach the signature's entry (none for ``None``); return its id (or -1)."""
+        if signature is None:
+            return -1
+        ident, entry = cache.entry(signature)
+        self._cache, self._ident, self._entry = cache, ident, entry
         if entry is not None:
-            self.update(entry.values)
-            self.specified.update(entry.specified)
+            self.update(entry.values)  # type: ignore[attr-defined]
+            self.specified.update(entry.specified)  # type: ignore[attr-defined]
+        return ident
 
     def __missing__(self, key: str) -> Any:
-        value = super().__missing__(key)
+        value = super().__missing__(key)  # type: ignore[misc]
         entry = self._entry
         if entry is not None:
             # Record what __missing__ stored, read back from the dict (it is what the next
             # lookup returns). Nested lookups (font size for em lengths, position and
             # float for display) went through __missing__ and recorded themselves.
-            if key in self:
-                entry.values.setdefault(key, dict.__getitem__(self, key))
-            if key in _SPECIFIED:
-                entry.specified.update(self.specified)
+            if key in self:  # type: ignore[operator]
+                entry.values.setdefault(key, dict.__getitem__(self, key))  # type: ignore[arg-type]
+            if key in _SPECIFIED and self.specified is not self:  # type: ignore[attr-defined]
+                entry.specified.update(self.specified)  # type: ignore[attr-defined]
         return value
+
+    @cached_property
+    def anonymous_style(self) -> Any:
+        style = _RecordingAnonymousStyle(self)
+        if self._cache is not None and self._entry is not None:
+            style.start_from(self._cache, ("anonymous", self._ident))
+        return style
+
+
+class _RecordingStyle(_Recording, ComputedStyle):
+    """A ``ComputedStyle`` that starts from recorded values and records what it computes."""
+
+
+class _RecordingAnonymousStyle(_Recording, AnonymousStyle):
+    """The same for the style of anonymous boxes (text runs, table wrappers...)."""
 
 
 _SPECIFIED = frozenset(("position", "float", "display"))
@@ -142,7 +170,8 @@ class CachedStyleFor(StyleFor):
 
         # id(style object) -> its signature id in the cache, or a key private to this
         # render when the signature is not cached (cache full, or under such a parent).
-        signature_ids: dict[int, Any] = {}
+        self._signature_ids = signature_ids = {}
+        self._cache = cache
         render_shared: dict[tuple[Any, ...], Any] = {}
         root = html.etree_element
         for element in html.wrapper_element.iter_subtree():
@@ -172,12 +201,6 @@ class CachedStyleFor(StyleFor):
             if shared is not None:
                 computed_styles[etree_element, None] = shared
                 continue
-            entry = None
-            key: Any = ("render", len(render_shared))
-            if not isinstance(parent_key, tuple):
-                ident, entry = cache.entry(signature)
-                if entry is not None:
-                    key = ident
             if etree_element is root:
                 parent_style, root_style = None, InitialStyle(font_config)
             else:
@@ -186,19 +209,55 @@ class CachedStyleFor(StyleFor):
             style = _RecordingStyle(
                 parent_style, cascaded_styles.get((etree_element, None), {}), None,
                 root_style, html.base_url, font_config, self.initial_page_sizes)
-            style.start_from(entry)
+            ident = style.start_from(cache, None if isinstance(parent_key, tuple)
+                                     else signature)
+            key: Any = ident if ident >= 0 else ("render", len(render_shared))
             computed_styles[etree_element, None] = style
             if target_collector and style["anchor"]:
                 target_collector.collect_anchor(style["anchor"])
             render_shared[signature] = style
             signature_ids[id(style)] = key
 
-        for element, pseudo_type in cascaded_styles:
-            if pseudo_type:
-                self.set_computed_styles(
-                    element, pseudo_type=pseudo_type, root=root, parent=element,
-                    base_url=html.base_url, target_collector=target_collector)
+        # Pseudo-elements (WeasyPrint's user agent sheet gives every element ::marker,
+        # ::footnote-call, ::note-call... styles): signature = the element's + the type.
+        root_style = computed_styles[root, None]
+        for (element, pseudo_type), cascaded in cascaded_styles.items():
+            if not pseudo_type:
+                continue
+            parent_style = computed_styles[element, None]
+            style = _RecordingStyle(
+                parent_style, cascaded, pseudo_type, root_style,
+                html.base_url, font_config, self.initial_page_sizes)
+            parent_key = signature_ids[id(parent_style)]
+            style.start_from(cache, None if isinstance(parent_key, tuple)
+                             else ("pseudo", parent_key, pseudo_type))
+            computed_styles[element, pseudo_type] = style
+            if target_collector and style["anchor"]:
+                target_collector.collect_anchor(style["anchor"])
         self._cascaded_styles.clear()
+
+    def set_computed_styles(self, element: Any, parent: Any, root: Any = None,
+                            pseudo_type: str | None = None, base_url: str | None = None,
+                            target_collector: Any = None) -> None:
+        """WeasyPrint's, for the ``@page`` contexts it computes while paginating (page
+        types and their margin boxes): signature = the parent's, the page type and the
+        margin box."""
+        parent_key = self._signature_ids.get(id(self._computed_styles.get((parent, None))))
+        if hasattr(element, "tag") or not isinstance(parent_key, int):
+            super().set_computed_styles(element, parent, root, pseudo_type, base_url,
+                                        target_collector)
+            return
+        parent_style = self._computed_styles[parent, None]
+        style = _RecordingStyle(
+            parent_style, self._cascaded_styles.get((element, pseudo_type), {}), pseudo_type,
+            self._computed_styles[root, None], base_url, self.font_config,
+            self.initial_page_sizes)
+        ident = style.start_from(self._cache, ("page", parent_key, repr(element), pseudo_type))
+        self._computed_styles[element, pseudo_type] = style
+        if pseudo_type is None:
+            self._signature_ids[id(style)] = ident if ident >= 0 else ("render", id(style))
+        if target_collector and style["anchor"]:
+            target_collector.collect_anchor(style["anchor"])
 
 
 def cached_computed_styles(html: Any, user_stylesheets: list[Any], font_config: Any,

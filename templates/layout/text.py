@@ -81,6 +81,16 @@ class TextPass:
         self.measures = measures
         self.record = record
         self.hits = 0
+        self._style_keys: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+    def style_key(self, style: Any) -> tuple[Any, ...]:
+        """:func:`style_key`, once per style object of this render (the object is kept
+        with its key, so its ``id`` is not reused by another style meanwhile; WeasyPrint
+        changes a text style during layout only on copies)."""
+        known = self._style_keys.get(id(style))
+        if known is None:
+            known = self._style_keys[id(style)] = (style, style_key(style))
+        return known[1]
 
 
 _original_split_first_line = weasy_inline.split_first_line
@@ -95,7 +105,8 @@ def _split_first_line(text: str, style: Any, context: Any, max_width: Any,
     if text_pass is None:
         return _original_split_first_line(text, style, context, max_width,
                                           justification_spacing, is_line_start, minimum)
-    key = (text, max_width, justification_spacing, is_line_start, minimum, style_key(style))
+    key = (text, max_width, justification_spacing, is_line_start, minimum,
+           text_pass.style_key(style))
     if not text_pass.record:
         found = text_pass.measures.get(key)
         if found is not None:
