@@ -448,3 +448,60 @@ def test_only_the_clinicians_own_bound_subscriber_id_is_used(hsba: Hsba) -> None
 
     assert SubscriberBindings(h.services.engine).user_id(
         h.actor("head_of_department").subject) is None
+
+
+def test_embedded_default_in_process_polling_archives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default (SQLite index, filesystem WORM store, file pending store), no
+    webhook: the API process's own scheduler polls the provider, settles the confirmed
+    transaction and the workflow archives the document."""
+    import time
+
+    from api.app import create_app
+    from core.settings import get_settings, reset_settings_cache
+    from hsm.dev_pki import DevPki
+    from workflow.seeding import seed_demo
+    from workflow.services import Services
+
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    DevPki.load_or_create(data_dir)
+    double = ProviderDouble(data_dir)
+    with LoopbackServer(double.app) as provider:
+        for name in [n for n in __import__("os").environ if n.startswith("HSBA_")]:
+            monkeypatch.delenv(name)
+        for name, value in {
+            "HSBA_ENV": "test", "HSBA_DATA_DIR": str(data_dir),
+            "HSBA_CONFIG": str(tmp_path / "none.toml"), "HSBA_REMOTE_PROVIDER": "smartca",
+            "HSBA_REMOTE_PROVIDER_URL": provider.url, "HSBA_REMOTE_SP_ID": SP_ID,
+            "HSBA_REMOTE_SP_SECRET": SP_PASSWORD, "HSBA_REMOTE_WEBHOOK": "false",
+            "HSBA_REMOTE_POLL_EVERY_S": "1", "HSBA_REMOTE_POLL_OLDER_THAN_S": "0",
+        }.items():
+            monkeypatch.setenv(name, value)
+        reset_settings_cache()
+        try:
+            seeder = Services.from_settings(get_settings())
+            try:
+                logins = {x.role: x for x in seed_demo(seeder) if x.kind == "staff"}
+            finally:
+                seeder.close()
+            with LoopbackServer(create_app(get_settings())) as api:
+                services = api.server.config.app.state.services
+                h = Hsba(services, api.url, double, logins, {
+                    "clinician": _login(api.url, logins["clinician"]),
+                    "admin": _login(api.url, logins["admin"])})
+                _bind(h, "admin", h.actor("clinician").subject, USER_ID)
+                doc = _new_discharge(h)
+                r = _ask(h, [doc])
+                assert r.status_code == 202, r.text
+                tx_id = r.json()["transaction_id"]
+                h.double.confirm(_tran_code(h, tx_id))
+                deadline = time.monotonic() + 90
+                while _states(h, tx_id)[doc.id]["state"] != "archived":
+                    assert time.monotonic() < deadline, _states(h, tx_id)
+                    time.sleep(0.5)
+                view = services.documents.get(h.actor("clinician"), doc.id, audit=False)
+                assert view.version == 1 and len(_versions(h, doc.id)) == 1
+                assert services.settings.effective_database_url.startswith("sqlite")
+        finally:
+            reset_settings_cache()
