@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from core.errors import Conflict, HsbaError, SigningError, UnavailableError
 from workflow.access import ActorRef
-from workflow.signing import RemoteSignaturePlan
+from workflow.remote_steps import RemoteSignaturePlan
 
 __all__ = [
     "WORKFLOW_CONTEXT", "context_for", "document_states", "documents_to_sign",
