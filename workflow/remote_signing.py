@@ -192,11 +192,15 @@ def check_signed_pdf(base_pdf: bytes, signed_pdf: bytes, field_name: str,
     if not (status.intact and status.valid) or new.signed_revision != last_revision:
         raise _bad_signed_pdf("signature not intact or not covering its revision")
     if not status.trusted:
-        raise SigningError("remote.certificate_not_trusted",
-                           "Chứng thư số của nhà cung cấp không được tin cậy hoặc đã bị thu hồi: "
-                           "không lưu trữ.",
-                           "The provider's certificate is not trusted or is revoked: "
-                           "not archived.")
+        raise _untrusted()
+
+
+def _untrusted() -> SigningError:
+    return SigningError("remote.certificate_not_trusted",
+                        "Chứng thư số của nhà cung cấp không được tin cậy hoặc đã bị thu hồi: "
+                        "không lưu trữ.",
+                        "The provider's certificate is not trusted or is revoked: "
+                        "not archived.")
 
 
 async def _to_level(services: Any, pdf: bytes, level: str) -> bytes:
@@ -211,13 +215,20 @@ async def _to_level(services: Any, pdf: bytes, level: str) -> bytes:
         return pdf
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.dss import DocumentSecurityStore, async_add_validation_info
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
     reader = PdfFileReader(BytesIO(pdf), strict=False)
     context = services.revocation().validation_context()
     if "/DSS" in reader.root:
         context.certificate_registry.register_multiple(
             list(DocumentSecurityStore.read_dss(reader).load_certs()))
-    out = await async_add_validation_info(reader.embedded_signatures[-1], context)
+    try:
+        out = await async_add_validation_info(reader.embedded_signatures[-1], context)
+    except (OSError, TimeoutError) as e:  # retried by the repair pass
+        raise UnavailableError("ltv.dependency_unavailable", "Dịch vụ OCSP/CRL không trả lời.",
+                               "The OCSP/CRL service did not answer.") from e
+    except (PathBuildingError, PathValidationError) as e:
+        raise _untrusted() from e
     return out.getvalue()  # type: ignore[no-any-return]
 
 

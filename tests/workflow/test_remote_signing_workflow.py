@@ -505,3 +505,40 @@ def test_embedded_default_in_process_polling_archives(
                 assert services.settings.effective_database_url.startswith("sqlite")
         finally:
             reset_settings_cache()
+
+
+def test_a_signature_from_an_untrusted_provider_certificate_is_not_archived(
+        hsba: Hsba, tmp_path: Path) -> None:
+    """The provider returns a signature whose certificate chains to no trust anchor of
+    the hospital (here: a second double with a PKI of its own): the document is
+    refused with ``remote.certificate_not_trusted``, nothing is committed or archived."""
+    import asyncio
+
+    from api.remote.pending_db import DbPendingStore
+    from hsm.remote.async_provider import AppConfirmedSigning
+    from hsm.remote.smartca import SmartCaClient
+    from workflow import remote_signing as wfr
+
+    h = hsba
+    doc = _new_discharge(h)
+    stranger = ProviderDouble(tmp_path / "foreign-pki")
+    with LoopbackServer(stranger.app) as server:
+        signing = AppConfirmedSigning(SmartCaClient(server.url, SP_ID, SP_PASSWORD),
+                                      DbPendingStore(h.services.engine))
+        doctor = h.actor("clinician")
+        cert = asyncio.run(signing.certificate(USER_ID))
+        plans, refused = wfr.plan_documents(h.services, doctor, [(doc.id, doc.sha256)],
+                                            certificate=cert[0])
+        assert refused == {}
+        tx = asyncio.run(signing.request(
+            USER_ID, wfr.documents_to_sign(h.services, plans), certificate=cert,
+            context=wfr.context_for(doctor, plans, refused)))
+        stranger.confirm(tx.tran_code)
+        outcome = asyncio.run(signing.complete(tx.transaction_id))
+    assert outcome.status == "completed"
+    result = wfr.take_over(h.services, signing.store, tx.transaction_id)
+    assert result[doc.id]["state"] == "refused"
+    assert result[doc.id]["code"] == "remote.certificate_not_trusted"
+    assert h.services.documents.get(doctor, doc.id, audit=False).version == 0
+    assert _versions(h, doc.id) == []
+    assert wfr.take_over_unfinished(h.services, signing.store, older_than_s=0) == []
