@@ -94,9 +94,14 @@ class _WeasyCache:
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
+        from templates.layout.matching import needs_structure
+
         self.lock = threading.Lock()
         self.font_config = FontConfiguration()
-        self.css = CSS(string=LAYOUT_CSS.read_text(encoding="utf-8"), font_config=self.font_config)
+        text = LAYOUT_CSS.read_text(encoding="utf-8")
+        self.css = CSS(string=text, font_config=self.font_config)
+        self.structural = needs_structure(text)
+        """The layout stylesheet's selectors look at siblings or position."""
 
 
 @lru_cache(maxsize=1)
@@ -246,6 +251,14 @@ SAMPLE_DOCUMENT_ID = "HSBA-00000-0000-000000"
 SAMPLE_VERIFY_URL = "https://hsba.invalid/verify/HSBA-00000-0000-000000"
 
 
+def _match_pass(layout: Any, cache: _WeasyCache, *, write: bool) -> Any:
+    """The version's matching record for one render, unless the layout stylesheet has
+    selectors that look at siblings or position (then WeasyPrint matches every time)."""
+    from templates.layout.matching import MatchPass
+
+    return None if cache.structural else MatchPass(layout.matches, write=write)
+
+
 def _cached_layout(fh: FormHtml, fv: catalogue.FormVersion, cache: _WeasyCache) -> Any:
     """Lay ``fh`` out with its template version's layout cache (``templates.layout``):
     computed styles and table column widths measured once on the version's sample
@@ -261,17 +274,20 @@ def _cached_layout(fh: FormHtml, fv: catalogue.FormVersion, cache: _WeasyCache) 
                            version=fv.info.version, qr_placeholder=True)
         record = TablePass(record=True)
         render_document(parsed_html(sample.html), [cache.css], cache.font_config,
-                        LayoutScope(layout.styles, record, TextPass(layout.text, record=True)))
+                        LayoutScope(layout.styles, record, TextPass(layout.text, record=True),
+                                    _match_pass(layout, cache, write=True)))
         layout.table_widths = dict(record.widths)
     tables = TablePass(record=False, widths=layout.table_widths)
     text = TextPass(layout.text, record=False)
+    matches = _match_pass(layout, cache, write=False)
     document = render_document(parsed_html(fh.html), [cache.css], cache.font_config,
-                               LayoutScope(layout.styles, tables, text))
+                               LayoutScope(layout.styles, tables, text, matches))
     if overflowing_tables(document, tables.applied):
         log.info("form data wider than the template's columns: automatic table layout",
                  extra={"form_code": fv.info.code, "form_version": fv.info.version})
         document = render_document(parsed_html(fh.html), [cache.css], cache.font_config,
-                                   LayoutScope(layout.styles, None, text))
+                                   LayoutScope(layout.styles, None, text,
+                                               _match_pass(layout, cache, write=False)))
     return document
 
 

@@ -1,5 +1,7 @@
 """Layout work done once per template version and reused by every render of that version.
 
+- :mod:`templates.layout.matching`: selector matching and cascade of the elements of the
+  version's sample render, reused for elements with the same markup and ancestors;
 - :mod:`templates.layout.styles`: computed CSS values per cascade signature;
 - :mod:`templates.layout.tables`: table column widths measured on the version's sample
   payload, applied as fixed widths (automatic layout again when data does not fit);
@@ -20,6 +22,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from templates.layout.matching import MatchRecord
 from templates.layout.styles import StyleCache
 from templates.layout.tables import RecordedTable, TableSignature
 from templates.layout.text import TextMeasures
@@ -37,6 +40,8 @@ class VersionLayout:
     styles: StyleCache = field(default_factory=StyleCache)
     text: TextMeasures = field(default_factory=TextMeasures)
     """Line breaking results of the version's sample render (read-only afterwards)."""
+    matches: MatchRecord = field(default_factory=MatchRecord)
+    """Selector matching and cascade of the sample's elements (read-only afterwards)."""
     table_widths: dict[TableSignature, RecordedTable] | None = None
     """Recorded on the version's sample payload at first use (``None`` before); filled
     and used under the render lock (``templates.render``), read-only afterwards."""

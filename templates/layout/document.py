@@ -24,6 +24,7 @@ from weasyprint.layout import LayoutContext
 
 from templates.layout import tables as table_widths
 from templates.layout import text as text_measures
+from templates.layout.matching import MatchPass
 from templates.layout.styles import StyleCache, cached_computed_styles
 
 
@@ -34,6 +35,7 @@ class LayoutScope:
     styles: StyleCache
     tables: table_widths.TablePass | None
     text: text_measures.TextPass | None = None
+    matches: MatchPass | None = None
 
 
 _SCOPE: ContextVar[LayoutScope | None] = ContextVar("hsba_layout_scope", default=None)
@@ -55,7 +57,7 @@ class CachedLayoutDocument(Document):  # type: ignore[misc]
         layers: list[Any] = []
         style_for = cached_computed_styles(
             html, list(options["stylesheets"]), font_config, counter_style, color_profiles,
-            page_rules, layers, target_collector, scope.styles)
+            page_rules, layers, target_collector, scope.styles, scope.matches)
         image_from_uri = functools.partial(get_image_from_uri, cache={},
                                            url_fetcher=html.url_fetcher, options=options)
         context = LayoutContext(style_for, image_from_uri, font_config, counter_style,

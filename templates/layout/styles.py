@@ -46,6 +46,8 @@ from weasyprint.css import (
 )
 from weasyprint.logger import PROGRESS_LOGGER
 
+from templates.layout.matching import MatchPass, match_and_cascade
+
 MAX_SIGNATURES = 4096
 """Bound of one template version's style cache (the forms have a few hundred)."""
 
@@ -145,7 +147,8 @@ class CachedStyleFor(StyleFor):
     recorded by earlier renders of the same template version (see the module doc)."""
 
     def __init__(self, html: Any, sheets: list[tuple[Any, str, Any]], font_config: Any,
-                 target_collector: Any, cache: StyleCache) -> None:
+                 target_collector: Any, cache: StyleCache,
+                 matches: MatchPass | None = None) -> None:
         # Same steps as StyleFor.__init__ (WeasyPrint 70), with a stable signature.
         self._cascaded_styles = cascaded_styles = {}
         self._computed_styles = computed_styles = {}
@@ -179,24 +182,15 @@ class CachedStyleFor(StyleFor):
             parent = element.parent.etree_element if element.parent else None
             parent_key = (signature_ids[id(computed_styles[parent, None])]
                           if parent is not None else None)
-            selectors_keys = []
-            for sheet, origin, sheet_specificity in sheets:
-                for selector in sheet.matcher.match(element):
-                    specificity, _order, pseudo_type, (declarations, layer) = selector
-                    layer_order = (float("inf") if layer is None
-                                   else sheet.layers.index(layer))
-                    selectors_keys.append((sheet, specificity, id(declarations), layer_order))
-                    specificity = sheet_specificity or specificity
-                    style = cascaded_styles.setdefault((etree_element, pseudo_type), {})
-                    for name, values, importance in declarations:
-                        precedence = declaration_precedence(origin, importance)
-                        weight = (precedence, layer_order, specificity)
-                        old_weight = style.get(name, (None, None))[1]
-                        if old_weight is None or old_weight <= weight:
-                            style[name] = values, weight
+            if matches is not None:
+                selectors_keys = matches.cascade(element, etree_element, parent, sheets,
+                                                 cascaded_styles)
+            else:
+                selectors_keys = match_and_cascade(element, etree_element, sheets,
+                                                   cascaded_styles)[0]
             signature = (parent_key,
                          _declarations_text(elements_declarations.get(etree_element)),
-                         tuple(selectors_keys))
+                         selectors_keys)
             shared = render_shared.get(signature)
             if shared is not None:
                 computed_styles[etree_element, None] = shared
@@ -263,7 +257,8 @@ class CachedStyleFor(StyleFor):
 def cached_computed_styles(html: Any, user_stylesheets: list[Any], font_config: Any,
                            counter_style: Any, color_profiles: Any, page_rules: list[Any],
                            layers: list[Any], target_collector: Any,
-                           cache: StyleCache) -> CachedStyleFor:
+                           cache: StyleCache, matches: MatchPass | None = None
+                           ) -> CachedStyleFor:
     """``weasyprint.css.get_all_computed_styles`` (no presentational hints, no PDF forms)
     with :class:`CachedStyleFor`."""
     sheets: list[tuple[Any, str, Any]] = []
@@ -278,4 +273,4 @@ def cached_computed_styles(html: Any, user_stylesheets: list[Any], font_config: 
         sheets.append((sheet, "author", None))
     for sheet in user_stylesheets:
         sheets.append((sheet, "user", None))
-    return CachedStyleFor(html, sheets, font_config, target_collector, cache)
+    return CachedStyleFor(html, sheets, font_config, target_collector, cache, matches)

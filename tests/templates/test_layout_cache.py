@@ -24,6 +24,7 @@ from templates import render as render_module
 from templates.catalogue import form_codes
 from templates.layout import LayoutCache
 from templates.layout.document import LayoutScope, render_document
+from templates.layout.matching import MatchPass, needs_structure
 from templates.layout.text import TextPass
 from templates.render import form_html, render_form, sample_data
 
@@ -90,8 +91,8 @@ def _words(pdf: bytes, tmp_path: Path, name: str) -> list[str]:
 def test_other_patient_data(code: str, tmp_path: Path):
     """Another patient's data (other line breaks).
 
-    - with the version's cached styles and sample line breaks (tables in automatic
-      layout): byte-identical to WeasyPrint's layout;
+    - with the version's cached styles, sample matching and line breaks (tables in
+      automatic layout): byte-identical to WeasyPrint's layout;
     - through ``render_form`` (tables in the sample's column widths): the same words, the
       same pages, the same signature fields on the same pages, inside the page.
     """
@@ -103,11 +104,16 @@ def test_other_patient_data(code: str, tmp_path: Path):
     layout = render_module._layouts().version(code, fv.info.version)
     cache = render_module._weasy()
     text = TextPass(layout.text, record=False)
+    matches = MatchPass(layout.matches, write=False)
+    recorded = len(layout.matches)
     with cache.lock:
         document = render_document(render_module.parsed_html(fh.html), [cache.css],
-                                   cache.font_config, LayoutScope(layout.styles, None, text))
+                                   cache.font_config,
+                                   LayoutScope(layout.styles, None, text, matches))
         exact = document.write_pdf(pdf_variant="pdf/a-3b", uncompressed_pdf=True)
     assert text.hits > 0, "template text found in the sample's line breaks"
+    assert matches.hits > 0, "template elements found in the sample's matching"
+    assert len(layout.matches) == recorded, "a patient render writes nothing"
     assert _contents(exact) == _contents(reference)
 
     rendered = render_form(code, data, document_id=DOC, verify_url=URL)
@@ -189,6 +195,15 @@ def test_layout_cache_holds_no_patient_data():
     for secret in (PATIENT_NAME, PATIENT_NAME.upper(), PATIENT_CCCD, "HSBA-PATIENT-1",
                    data["patient"]["address"]):
         assert secret not in dump
+
+
+def test_matching_record_refuses_structural_selectors():
+    """The matching record assumes selectors see only tag, attributes and ancestors."""
+    assert not needs_structure(render_module.LAYOUT_CSS.read_text(encoding="utf-8"))
+    for css in ("td + td { color: red }", "tr:first-child td { x: y }", "p ~ p {}",
+                "li:nth-child(2n) {}", "div:has(span) {}", "td:empty {}"):
+        assert needs_structure(css), css
+    assert not needs_structure("@page { @top-center { content: 'a + b' } } table.grid td {}")
 
 
 @pytest.mark.parametrize("enabled", [True, False])
