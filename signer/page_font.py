@@ -9,7 +9,10 @@ embeds its own cut of DejaVu Sans (``signer.appearance``).
 
 Only a font that maps each needed character to exactly one code with an explicit
 width is used (a ``ToUnicode`` entry with several characters, or two codes for one
-character, is not trusted), so the text extracts as drawn and PDF/A's width rule holds.
+character, is not trusted), so the text extracts as drawn and PDF/A's width rule holds;
+and only when each of those glyphs has the outline and advance of that character in
+the installed font the program was cut from (``templates.font_sources``): a font
+embedded by whoever made the PDF could draw other shapes than its ``ToUnicode`` says.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine, ShapeResult
+
+from templates.font_sources import draws_as_installed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,9 @@ class PageFont:
     """Character → the one 2-byte code showing it."""
     widths: dict[int, float]
     """Code → width in 1/1000 em (``/W``)."""
+    program: generic.StreamObject
+    """The embedded TrueType program (codes are its glyph ids: ``/CIDToGIDMap
+    /Identity``)."""
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -78,7 +86,8 @@ def _page_font(ref: generic.IndirectObject) -> PageFont | None:
     descriptor = _get(cid_font, "/FontDescriptor")
     name = str(_get(cid_font, "/BaseFont") or "")
     if _get(cid_font, "/Subtype") != "/CIDFontType2" or _get(cid_font, "/W") is None \
-            or descriptor is None or "/FontFile2" not in descriptor:
+            or descriptor is None or "/FontFile2" not in descriptor \
+            or _get(cid_font, "/CIDToGIDMap") not in (None, "/Identity"):
         return None
     if int(_get(descriptor, "/Flags") or 0) & 64 or float(_get(descriptor, "/ItalicAngle") or 0) \
             or _NOT_REGULAR.search(name):
@@ -94,7 +103,7 @@ def _page_font(ref: generic.IndirectObject) -> PageFont | None:
         codes[text] = code
     for text in ambiguous:
         del codes[text]
-    return PageFont(ref, name, codes, widths)
+    return PageFont(ref, name, codes, widths, descriptor["/FontFile2"])
 
 
 def find_page_font(writer: Any, chars: Iterable[str]) -> PageFont | None:
@@ -119,7 +128,8 @@ def find_page_font(writer: Any, chars: Iterable[str]) -> PageFont | None:
                     continue
                 seen.add(ref.idnum)
                 found = _page_font(ref)
-                if found is not None and needed <= found.codes.keys():
+                if found is not None and needed <= found.codes.keys() and draws_as_installed(
+                        found.program.data, {c: found.codes[c] for c in needed}):
                     return found
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         log.warning("page fonts not readable (%s); appearance embeds its own", e)

@@ -21,17 +21,15 @@ rendered.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import pikepdf
 
-from templates.font_sources import font_source
+from templates.font_sources import font_source, installed_cmap
 from templates.font_subset import HarfBuzz, harfbuzz
 from templates.tounicode import parse_to_unicode, to_unicode_cmap
 
@@ -134,14 +132,6 @@ def _is_upright_regular(cid_font: Any) -> bool:
         r"Bold|Black|Heavy|Semi|Demi|Medium|Italic|Oblique", name)
 
 
-@lru_cache(maxsize=8)
-def _best_cmap(source: bytes) -> dict[int, int]:
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(io.BytesIO(source), lazy=True)
-    return {code: font.getGlyphID(name) for code, name in font.getBestCmap().items()}
-
-
 def _added_glyphs(data: bytes, used: set[int], extra_chars: str
                   ) -> tuple[bytes, dict[int, str]] | None:
     """The installed program ``data`` was cut from and the glyphs (id → character) it
@@ -149,7 +139,7 @@ def _added_glyphs(data: bytes, used: set[int], extra_chars: str
     source = font_source(data)
     if source is None:
         return None
-    cmap = _best_cmap(source)
+    cmap = installed_cmap(source)
     added = {}
     for char in extra_chars:
         gid = cmap.get(ord(char))

@@ -297,3 +297,41 @@ def test_document_timestamp_revision_leaves_the_page_as_it_was(two_signatures: b
         page = doc.pages[0].obj
         assert page.objgen[0] not in written
         assert page.Annots.objgen[0] in written
+
+
+def test_appearance_never_uses_a_font_whose_glyphs_differ_from_the_installed_one(
+        test_pki: TestPki, tmp_path: Path) -> None:
+    """A PDF whose regular font claims (ToUnicode) that the glyph of "u" is "n" would
+    make hsba's own appearance text read differently from what it draws: the glyphs are
+    checked against the installed font, and the appearance embeds the DejaVu cut."""
+    from templates.render import render_form, sample_data
+    from templates.tounicode import parse_to_unicode, to_unicode_cmap
+
+    form = render_form("consent_surgery", sample_data("consent_surgery"),
+                       document_id="DOC-FONT-2",
+                       verify_url="http://127.0.0.1/verify/DOC-FONT-2").pdf
+    label = LABELS.doctor_rsa
+    signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
+                                          [test_pki.cert(label), *test_pki.chain(label)])
+    page_text = subprocess.run(["pdftotext", "-", "-"], input=form, capture_output=True,
+                               check=True).stdout.decode()
+    name = next(line.strip() for line in page_text.splitlines() if line.startswith("BS."))
+    assert "n" in name and "u" in name  # "Huy", "Trần": both letters drawn
+    for tamper in (False, True):  # the same file re-saved, without and with the swap
+        with pikepdf.open(BytesIO(form)) as doc:
+            field = str(next(a for a in doc.pages[0].Annots if a.get("/FT") == "/Sig").T)
+            for font in doc.pages[0].Resources.Font.values():
+                mapping = parse_to_unicode(font.ToUnicode.read_bytes())
+                code = {text: c for c, text in mapping.items()}
+                if tamper and "n" in code and "u" in code:
+                    mapping[code["n"]], mapping[code["u"]] = "u", "n"
+                font.ToUnicode.write(to_unicode_cmap(mapping))
+            out = BytesIO()
+            doc.save(out)
+        signed = sign_pdf(out.getvalue(), SignRequest(
+            field, name, role="Bác sĩ điều trị", level="B-B", method="hsm"),
+            signer=signer)
+        with pikepdf.open(BytesIO(signed)) as doc:
+            widget = next(a for a in doc.pages[0].Annots if str(a.get("/T")) == field)
+            font = next(iter(widget.AP.N.Resources.Font.values()))
+            assert ("DejaVuSans" in str(font.BaseFont)) is tamper

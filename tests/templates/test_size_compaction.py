@@ -189,3 +189,20 @@ def test_signing_revisions_rewrite_little() -> None:
         for box in ("/CropBox", "/BleedBox", "/TrimBox", "/ArtBox"):
             assert box not in page or list(page[box]) != list(page.MediaBox), box
         assert b"/GTS_PDFA1" not in doc.Root.unparse()  # not inline in the catalogue
+
+
+def test_installed_font_check_catches_a_glyph_that_draws_another_letter() -> None:
+    from templates.font_sources import draws_as_installed
+    from templates.tounicode import parse_to_unicode
+
+    with pikepdf.open(io.BytesIO(_consent())) as doc:
+        font = next(f for f in doc.pages[0].Resources.Font.values()
+                    if "Bold" not in str(f.BaseFont) and "Italic" not in str(f.BaseFont))
+        program = font.DescendantFonts[0].FontDescriptor.FontFile2.read_bytes()
+        codes = {text: code for code, text in
+                 parse_to_unicode(font.ToUnicode.read_bytes()).items()}
+    wanted = {c: codes[c] for c in "Ký ngày (GMT+7) Nguyễn"}
+    assert draws_as_installed(program, wanted)
+    swapped = {**wanted, "n": codes["u"], "u": codes["n"]}
+    assert not draws_as_installed(program, swapped)
+    assert not draws_as_installed(program[:12] + bytes(len(program) - 12), wanted)
