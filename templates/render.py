@@ -26,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from core.errors import InvalidInput
+from core.errors import HsbaError, InvalidInput
 from templates import catalogue
 from templates.glyph_coverage import unprintable_characters
 from templates.qr import PLACEHOLDER_SVG_URI, qr_svg_data_uri
@@ -269,13 +269,21 @@ def _cached_layout(fh: FormHtml, fv: catalogue.FormVersion, cache: _WeasyCache) 
 
     layout = _layouts().version(fv.info.code, fv.info.version)
     if layout.table_widths is None:
-        sample = form_html(fv.info.code, catalogue.sample_payload(fv.info.code, fv.info.version),
-                           document_id=SAMPLE_DOCUMENT_ID, verify_url=SAMPLE_VERIFY_URL,
-                           version=fv.info.version, qr_placeholder=True)
         record = TablePass(record=True)
-        render_document(parsed_html(sample.html), [cache.css], cache.font_config,
-                        LayoutScope(layout.styles, record, TextPass(layout.text, record=True),
-                                    _match_pass(layout, cache, write=True)))
+        try:
+            sample = form_html(fv.info.code,
+                               catalogue.sample_payload(fv.info.code, fv.info.version),
+                               document_id=SAMPLE_DOCUMENT_ID, verify_url=SAMPLE_VERIFY_URL,
+                               version=fv.info.version, qr_placeholder=True)
+        except HsbaError:
+            # No usable sample payload: nothing recorded, WeasyPrint's layout as usual.
+            log.warning("form sample payload unusable: no layout record",
+                        extra={"form_code": fv.info.code, "form_version": fv.info.version})
+        else:
+            render_document(parsed_html(sample.html), [cache.css], cache.font_config,
+                            LayoutScope(layout.styles, record,
+                                        TextPass(layout.text, record=True),
+                                        _match_pass(layout, cache, write=True)))
         layout.table_widths = dict(record.widths)
     tables = TablePass(record=False, widths=layout.table_widths)
     text = TextPass(layout.text, record=False)

@@ -128,6 +128,43 @@ def test_other_patient_data(code: str, tmp_path: Path):
             assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
 
 
+def test_long_table_over_pages_in_sample_columns(tmp_path: Path):
+    """40 results (two pages, repeated header row): same pages, words and signature
+    fields as WeasyPrint's automatic layout."""
+    data = _other_patient("lab_result")
+    data["results"] = [copy.deepcopy(data["results"][i % len(data["results"])])
+                       for i in range(40)]
+    rendered = render_form("lab_result", data, document_id=DOC, verify_url=URL)
+    fh = form_html("lab_result", data, document_id=DOC, verify_url=URL, qr_placeholder=True)
+    reference, reference_boxes, _ = render_module._weasy_render(fh)
+    assert len(_contents(rendered.pdf)) == len(_contents(reference)) == 2
+    assert _words(rendered.pdf, tmp_path, "cached") == _words(reference, tmp_path, "auto")
+    assert ([(f.name, f.page) for f in rendered.signature_fields]
+            == [(f.name, f.page) for f in reference_boxes])
+    header = "Trị số tham chiếu"
+    for page in range(2):
+        src = tmp_path / "cached.pdf"
+        text = subprocess.run(["pdftotext", "-f", str(page + 1), "-l", str(page + 1),
+                               "-enc", "UTF-8", str(src), "-"], check=True,
+                              capture_output=True, text=True).stdout
+        assert " ".join(header.split()) in " ".join(text.split())
+
+
+def test_version_without_usable_sample_renders_without_a_record(monkeypatch):
+    """A version whose sample payload does not validate: nothing recorded, the render is
+    WeasyPrint's layout."""
+    code = "treatment_sheet"
+    fh = form_html(code, sample_data(code), document_id=DOC, verify_url=URL,
+                   qr_placeholder=True)
+    render_module._layouts().clear()
+    monkeypatch.setattr(catalogue, "sample_payload", lambda *_: {"patient": {}})
+    cached = render_module._weasy_render(fh, _version(code))
+    assert _contents(cached[0]) == _contents(render_module._weasy_render(fh)[0])
+    layout = render_module._layouts().version(code, _version(code).info.version)
+    assert layout.table_widths == {} and len(layout.text) == 0 and len(layout.matches) == 0
+    render_module._layouts().clear()
+
+
 def test_data_wider_than_the_sample_columns_gets_automatic_table_layout():
     """A result too wide for the sample's 'Kết quả' column: the render notices the overflow
     and lays the document out again like WeasyPrint (byte-identical to it)."""
@@ -186,12 +223,14 @@ def test_layout_cache_holds_no_patient_data():
     code = "discharge_paper"
     render_form(code, sample_data(code), document_id=DOC, verify_url=URL)
     layout = render_module._layouts().version(code, _version(code).info.version)
-    measured = len(layout.text)
+    measured, recorded = len(layout.text), len(layout.matches)
     data = _other_patient(code)
     render_form(code, data, document_id="HSBA-PATIENT-1", verify_url=URL)
     assert len(layout.text) == measured
     dump = repr(layout.text._results) + repr(layout.table_widths) + repr(
-        [entry.values for entry in layout.styles._entries.values()])
+        [entry.values for entry in layout.styles._entries.values()]) + repr(
+        list(layout.matches._entries))
+    assert len(layout.matches) == recorded
     for secret in (PATIENT_NAME, PATIENT_NAME.upper(), PATIENT_CCCD, "HSBA-PATIENT-1",
                    data["patient"]["address"]):
         assert secret not in dump
