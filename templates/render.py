@@ -280,10 +280,12 @@ def _cached_layout(fh: FormHtml, fv: catalogue.FormVersion, cache: _WeasyCache) 
             log.warning("form sample payload unusable: no layout record",
                         extra={"form_code": fv.info.code, "form_version": fv.info.version})
         else:
-            render_document(parsed_html(sample.html), [cache.css], cache.font_config,
-                            LayoutScope(layout.styles, record,
-                                        TextPass(layout.text, record=True),
-                                        _match_pass(layout, cache, write=True)))
+            sample_document = render_document(
+                parsed_html(sample.html), [cache.css], cache.font_config,
+                LayoutScope(layout.styles, record, TextPass(layout.text, record=True),
+                            _match_pass(layout, cache, write=True), write_styles=True))
+            # Painted too: drawing reads style values the layout did not (colours...).
+            sample_document.write_pdf(pdf_variant="pdf/a-3b", uncompressed_pdf=True)
         layout.table_widths = dict(record.widths)
     tables = TablePass(record=False, widths=layout.table_widths)
     text = TextPass(layout.text, record=False)

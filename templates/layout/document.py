@@ -25,7 +25,7 @@ from weasyprint.layout import LayoutContext
 from templates.layout import tables as table_widths
 from templates.layout import text as text_measures
 from templates.layout.matching import MatchPass
-from templates.layout.styles import StyleCache, cached_computed_styles
+from templates.layout.styles import StyleCache, StylePass, cached_computed_styles
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class LayoutScope:
     tables: table_widths.TablePass | None
     text: text_measures.TextPass | None = None
     matches: MatchPass | None = None
+    write_styles: bool = False
+    """The version's sample render: record computed styles (others only read)."""
 
 
 _SCOPE: ContextVar[LayoutScope | None] = ContextVar("hsba_layout_scope", default=None)
@@ -57,7 +59,8 @@ class CachedLayoutDocument(Document):  # type: ignore[misc]
         layers: list[Any] = []
         style_for = cached_computed_styles(
             html, list(options["stylesheets"]), font_config, counter_style, color_profiles,
-            page_rules, layers, target_collector, scope.styles, scope.matches)
+            page_rules, layers, target_collector, StylePass(scope.styles, scope.write_styles),
+            scope.matches)
         image_from_uri = functools.partial(get_image_from_uri, cache={},
                                            url_fetcher=html.url_fetcher, options=options)
         context = LayoutContext(style_for, image_from_uri, font_config, counter_style,

@@ -12,8 +12,10 @@ values of the next render too.
 :class:`CachedStyleFor` is WeasyPrint's ``StyleFor`` with that sharing extended across
 renders: the signature is made stable (the parent's signature instead of the parent
 object's ``id``, the style attribute's text instead of its parsed tokens' identity) and
-every value WeasyPrint computes is recorded in the signature's :class:`StyleEntry`; the
-next render's style object starts from those values. Each render still gets its own
+every value WeasyPrint computes while it lays out and paints the version's *sample*
+payload is recorded in the signature's :class:`StyleEntry`; a later render's style object
+for the same signature starts from those values (renders of patient data only read the
+cache: :class:`StylePass`). Each render still gets its own
 style objects, so whatever the layout writes into a style (WeasyPrint moves a table's
 margins to its wrapper, zeroes the padding of collapsed-border tables...) stays in that
 render: only values computed by WeasyPrint's own ``__missing__`` are recorded. The
@@ -69,12 +71,14 @@ class StyleCache:
         self._entries: dict[int, StyleEntry] = {}
         self.max_signatures = max_signatures
 
-    def entry(self, signature: tuple[Any, ...]) -> tuple[int, StyleEntry | None]:
-        """The signature's id and entry (``(-1, None)`` once the cache is full)."""
+    def entry(self, signature: tuple[Any, ...], *, create: bool
+              ) -> tuple[int, StyleEntry | None]:
+        """The signature's id and entry, created if ``create`` (``(-1, None)`` when
+        unknown and not created, or once the cache is full)."""
         with self._lock:
             ident = self._ids.get(signature)
             if ident is None:
-                if len(self._ids) >= self.max_signatures:
+                if not create or len(self._ids) >= self.max_signatures:
                     return -1, None
                 ident = self._ids[signature] = len(self._ids)
                 self._entries[ident] = StyleEntry()
@@ -84,21 +88,33 @@ class StyleCache:
         return len(self._ids)
 
 
+@dataclass(frozen=True)
+class StylePass:
+    """One render's use of a :class:`StyleCache`: the version's sample render writes
+    (``write``), other renders only start their styles from what it recorded."""
+
+    cache: StyleCache
+    write: bool
+
+    def entry(self, signature: tuple[Any, ...]) -> tuple[int, StyleEntry | None]:
+        return self.cache.entry(signature, create=self.write)
+
+
 class _Recording:
     """Mixin for WeasyPrint style classes: start from an entry's values, record into it
     what WeasyPrint's ``__missing__`` computes, and give anonymous boxes a recording
     style of their own (signature: the parent's, marked anonymous)."""
 
     _entry: StyleEntry | None = None
-    _cache: StyleCache | None = None
+    _pass: StylePass | None = None
     _ident: int = -1
 
-    def start_from(self, cache: StyleCache, signature: tuple[Any, ...] | None) -> int:
+    def start_from(self, style_pass: StylePass, signature: tuple[Any, ...] | None) -> int:
         """Attach the signature's entry (none for ``None``); return its id (or -1)."""
         if signature is None:
             return -1
-        ident, entry = cache.entry(signature)
-        self._cache, self._ident, self._entry = cache, ident, entry
+        ident, entry = style_pass.entry(signature)
+        self._pass, self._ident, self._entry = style_pass, ident, entry
         if entry is not None:
             self.update(entry.values)  # type: ignore[attr-defined]
             self.specified.update(entry.specified)  # type: ignore[attr-defined]
@@ -107,7 +123,7 @@ class _Recording:
     def __missing__(self, key: str) -> Any:
         value = super().__missing__(key)  # type: ignore[misc]
         entry = self._entry
-        if entry is not None:
+        if entry is not None and self._pass is not None and self._pass.write:
             # Record what __missing__ stored, read back from the dict (it is what the next
             # lookup returns). Nested lookups (font size for em lengths, position and
             # float for display) went through __missing__ and recorded themselves.
@@ -120,8 +136,8 @@ class _Recording:
     @cached_property
     def anonymous_style(self) -> Any:
         style = _RecordingAnonymousStyle(self)
-        if self._cache is not None and self._entry is not None:
-            style.start_from(self._cache, ("anonymous", self._ident))
+        if self._pass is not None and self._entry is not None:
+            style.start_from(self._pass, ("anonymous", self._ident))
         return style
 
 
@@ -147,7 +163,7 @@ class CachedStyleFor(StyleFor):
     recorded by earlier renders of the same template version (see the module doc)."""
 
     def __init__(self, html: Any, sheets: list[tuple[Any, str, Any]], font_config: Any,
-                 target_collector: Any, cache: StyleCache,
+                 target_collector: Any, cache: StylePass,
                  matches: MatchPass | None = None) -> None:
         # Same steps as StyleFor.__init__ (WeasyPrint 70), with a stable signature.
         self._cascaded_styles = cascaded_styles = {}
@@ -257,7 +273,7 @@ class CachedStyleFor(StyleFor):
 def cached_computed_styles(html: Any, user_stylesheets: list[Any], font_config: Any,
                            counter_style: Any, color_profiles: Any, page_rules: list[Any],
                            layers: list[Any], target_collector: Any,
-                           cache: StyleCache, matches: MatchPass | None = None
+                           cache: StylePass, matches: MatchPass | None = None
                            ) -> CachedStyleFor:
     """``weasyprint.css.get_all_computed_styles`` (no presentational hints, no PDF forms)
     with :class:`CachedStyleFor`."""

@@ -219,18 +219,18 @@ def test_renders_from_threads_equal_serial_renders():
 
 def test_layout_cache_holds_no_patient_data():
     """A patient render only reads the version's cache: nothing of the patient is in it,
-    and it grows by no line-break record."""
+    and it grows by no record (line breaks, matching, styles)."""
     code = "discharge_paper"
     render_form(code, sample_data(code), document_id=DOC, verify_url=URL)
     layout = render_module._layouts().version(code, _version(code).info.version)
-    measured, recorded = len(layout.text), len(layout.matches)
+    measured, recorded, styles = len(layout.text), len(layout.matches), len(layout.styles)
     data = _other_patient(code)
     render_form(code, data, document_id="HSBA-PATIENT-1", verify_url=URL)
     assert len(layout.text) == measured
     dump = repr(layout.text._results) + repr(layout.table_widths) + repr(
         [entry.values for entry in layout.styles._entries.values()]) + repr(
         list(layout.matches._entries))
-    assert len(layout.matches) == recorded
+    assert len(layout.matches) == recorded and len(layout.styles) == styles
     for secret in (PATIENT_NAME, PATIENT_NAME.upper(), PATIENT_CCCD, "HSBA-PATIENT-1",
                    data["patient"]["address"]):
         assert secret not in dump
