@@ -128,7 +128,7 @@ class _Recording:
             # lookup returns). Nested lookups (font size for em lengths, position and
             # float for display) went through __missing__ and recorded themselves.
             if key in self:  # type: ignore[operator]
-                entry.values.setdefault(key, dict.__getitem__(self, key))  # type: ignore[arg-type]
+                entry.values.setdefault(key, dict.__getitem__(self, key))  # type: ignore[index]
             if key in _SPECIFIED and self.specified is not self:  # type: ignore[attr-defined]
                 entry.specified.update(self.specified)  # type: ignore[attr-defined]
         return value
@@ -166,8 +166,10 @@ class CachedStyleFor(StyleFor):
                  target_collector: Any, cache: StylePass,
                  matches: MatchPass | None = None) -> None:
         # Same steps as StyleFor.__init__ (WeasyPrint 70), with a stable signature.
-        self._cascaded_styles = cascaded_styles = {}
-        self._computed_styles = computed_styles = {}
+        cascaded_styles: dict[tuple[Any, Any], dict[str, Any]] = {}
+        computed_styles: dict[tuple[Any, Any], Any] = {}
+        self._cascaded_styles = cascaded_styles
+        self._computed_styles = computed_styles
         self.initial_page_sizes = {"box": None, "area": None}
         self._sheets = sheets
         self.font_config = font_config
@@ -189,7 +191,8 @@ class CachedStyleFor(StyleFor):
 
         # id(style object) -> its signature id in the cache, or a key private to this
         # render when the signature is not cached (cache full, or under such a parent).
-        self._signature_ids = signature_ids = {}
+        signature_ids: dict[int, Any] = {}
+        self._signature_ids = signature_ids
         self._cache = cache
         render_shared: dict[tuple[Any, ...], Any] = {}
         root = html.etree_element
