@@ -229,7 +229,12 @@ def _widths_array(widths: dict[int, Any]) -> pikepdf.Array:
 # Content whose every hex string is shown text and every q/Q/Tf an operator: no literal
 # strings, dictionaries (BDC property lists), inline images or comments.
 _UNSAFE_CONTENT = re.compile(rb"[(%]|<<|\bBI\b")
-_CONTENT_TOKEN = re.compile(rb"<([0-9a-fA-F\s]*)>|/([^\s/\[\]()<>{}%]+)|([^\s/\[\]()<>{}%]+)")
+# The tokens that matter: a hex string, a font selection (/Name size Tf), q and Q.
+_CONTENT_TOKEN = re.compile(
+    rb"<([0-9a-fA-F\s]*)>"
+    rb"|/([^\s/\[\]()<>{}%]+)\s+[-+]?[\d.]+\s+Tf(?![^\s\[\]<(/%])"
+    rb"|(?<![^\s\[\]>)])([qQ])(?![^\s\[\]<(/%])")
+_WHITESPACE = b" \t\r\n\f\x00"
 
 
 def _renumber_content(content: bytes, fonts: dict[str, dict[int, int]]) -> bytes | None:
@@ -240,27 +245,24 @@ def _renumber_content(content: bytes, fonts: dict[str, dict[int, int]]) -> bytes
         return None
     out, last, stack = [], 0, []
     current: dict[int, int] | None = None
-    name = b""
     for token in _CONTENT_TOKEN.finditer(content):
-        hex_digits, resource, word = token.groups()
+        hex_digits, resource, op = token.groups()
         if resource is not None:
-            name = resource
-        elif word in (b"q", b"Q"):
-            if word == b"q":
-                stack.append(current)
-            elif stack:
-                current = stack.pop()
-        elif word == b"Tf":
-            current = fonts.get(name.decode("latin-1"))
-        elif hex_digits is not None and current is not None:
-            digits = re.sub(rb"\s", b"", hex_digits)
+            current = fonts.get(resource.decode("latin-1"))
+        elif op == b"q":
+            stack.append(current)
+        elif op == b"Q":
+            current = stack.pop() if stack else None
+        elif current is not None:
+            digits = hex_digits.translate(None, _WHITESPACE)
             if len(digits) % 4:
                 return None
-            codes = [int(digits[k:k + 4], 16) for k in range(0, len(digits), 4)]
-            if any(c not in current for c in codes):
+            codes = struct.unpack(f">{len(digits) // 4}H", bytes.fromhex(digits.decode()))
+            try:
+                renumbered = struct.pack(f">{len(codes)}H", *[current[c] for c in codes])
+            except KeyError:
                 return None
-            out += [content[last:token.start()], b"<",
-                    b"".join(b"%04x" % current[c] for c in codes), b">"]
+            out += [content[last:token.start()], b"<", renumbered.hex().encode(), b">"]
             last = token.end()
     return b"".join(out) + content[last:]
 
