@@ -272,9 +272,15 @@ def _dispatch(services: Any, store: BatchStore, job_id: str) -> None:
     runner = f"api:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not store.claim(job_id, runner):
         raise Conflict("batch.running", "Lượt ký đang chạy.", "The batch is running.")
-    threading.Thread(target=run_batch, args=(services, store, job_id, runner),
-                     kwargs={"claimed": True}, name=f"hsba-web-batch-{job_id[:8]}",
-                     daemon=True).start()
+    threading.Thread(target=_run_in_thread, args=(services, store, job_id, runner),
+                     name=f"hsba-web-batch-{job_id[:8]}", daemon=True).start()
+
+
+def _run_in_thread(services: Any, store: BatchStore, job_id: str, runner: str) -> None:
+    try:
+        run_batch(services, store, job_id, runner, claimed=True)
+    except Exception:  # the job stays unfinished: shown as interrupted, resumable
+        log.exception("batch job runner failed", extra={"job_id": job_id})
 
 
 def run_batch(services: Any, store: BatchStore, job_id: str, runner: str, *,
@@ -326,20 +332,23 @@ def _sign_item(services: Any, store: BatchStore, job_id: str, item: BatchItem, a
                        error_vi="Tài khoản ký không còn hoạt động.",
                        error_en="The signing account is no longer active.")
         return
-    if resumed:  # the previous runner died while signing this one: did it land?
-        status = _finish_landed_signature(services, actor, item)
-        if status is not None:
-            store.set_item(job_id, item.position, "ok", status=status)
-            return
     try:
-        future = services.executor.submit(
-            services.documents.sign, actor, item.document_id,
-            expected_sha256=item.sha256, factor_checked=True)
-    except RuntimeError as e:  # the process is shutting down: left for a resume
-        raise _ShuttingDown from e
-    store.set_item(job_id, item.position, "signing")
-    try:
+        if resumed:  # the previous runner died while signing this one: did it land?
+            status = _finish_landed_signature(services, actor, item)
+            if status is not None:
+                store.set_item(job_id, item.position, "ok", status=status)
+                return
+        store.set_item(job_id, item.position, "signing")  # before the signature can land
+        try:
+            future = services.executor.submit(
+                services.documents.sign, actor, item.document_id,
+                expected_sha256=item.sha256, factor_checked=True)
+        except RuntimeError as e:  # the process is shutting down: left for a resume
+            store.set_item(job_id, item.position, "waiting")
+            raise _ShuttingDown from e
         out = future.result()
+    except _ShuttingDown:
+        raise
     except Exception as e:  # noqa: BLE001 - reported per document
         code = getattr(e, "code", None) or "internal"
         if not getattr(e, "message_vi", None):

@@ -120,8 +120,8 @@ def test_interrupted_batch_is_shown_and_resumed_by_its_owner(page: Any, web_env:
         while True:
             job = store.get(job_id, doctor)
             assert job is not None
-            if job.done >= 1:
-                break
+            if job.done >= 1 and any(i.state == "signing" for i in job.items):
+                break  # killed while it signs a document, one already done
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         proc.send_signal(signal.SIGKILL)
@@ -131,6 +131,7 @@ def test_interrupted_batch_is_shown_and_resumed_by_its_owner(page: Any, web_env:
             proc.kill()
     killed = store.get(job_id, doctor)
     assert killed is not None and not killed.finished and 1 <= killed.done < DOCUMENTS
+    assert any(i.state == "signing" for i in killed.items)
 
     # the clinician, on the other app instance: progress, then the interrupted notice
     staff_login(page, web_env, "clinician")  # the session cookie is valid on both instances
@@ -157,7 +158,12 @@ def test_interrupted_batch_is_shown_and_resumed_by_its_owner(page: Any, web_env:
     assert store.get(job_id, doctor).interrupted  # type: ignore[union-attr]
 
     resume.click()
-    page.get_by_text(f"Hoàn tất: {DOCUMENTS} thành công, 0 lỗi.").wait_for(timeout=BOUND_S * 1000)
+    deadline = time.monotonic() + BOUND_S
+    while not (job := store.get(job_id, doctor)).finished:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job.ok == DOCUMENTS, job  # type: ignore[union-attr]
+    page.get_by_text(f"Hoàn tất: {DOCUMENTS} thành công, 0 lỗi.").wait_for(timeout=30_000)
     shots(page, "resumed")
     for doc_id in ids:
         assert "Đã ký" in page.locator(f"#row-{doc_id}").inner_text()

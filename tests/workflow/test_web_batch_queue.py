@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.middleware import ApiLimits
 from workflow.access import ActorRef
+from workflow.batch_jobs import BatchStore
 from workflow.demo import demo_form_data
 from workflow.seeding import seed_demo
 from workflow.services import Services
@@ -85,6 +86,11 @@ def _wait(client: TestClient, job_id: str, until: Any, proc: subprocess.Popen[st
         time.sleep(0.2)
 
 
+def _signing_now(store: BatchStore, job_id: str, owner: ActorRef) -> bool:
+    job = store.get(job_id, owner)
+    return job is not None and any(i.state == "signing" for i in job.items)
+
+
 def _retry_stalled(services: Services) -> int:
     """What the queue's periodic ``retry_stalled_jobs`` does once a dead worker's
     heartbeat is 30 s old, done now (threshold 0): the killed worker is the only
@@ -140,7 +146,9 @@ def test_batch_runs_in_workers_survives_a_killed_worker_and_any_instance_shows_i
     # a worker takes it; killed mid-batch
     first = _worker("batch-worker-1")
     try:
-        job = _wait(b, job_id, lambda j: j["done"] >= 1, first)
+        # killed while it signs a document (its item written "signing"), one already done
+        store = BatchStore(services.engine)
+        _wait(b, job_id, lambda j: j["done"] >= 1 and _signing_now(store, job_id, doctor), first)
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
     finally:
@@ -148,6 +156,7 @@ def test_batch_runs_in_workers_survives_a_killed_worker_and_any_instance_shows_i
             first.kill()
     killed_at = b.get(f"/web/batch/{job_id}/status").json()
     assert not killed_at["finished"] and 1 <= killed_at["done"] < DOCUMENTS, killed_at
+    assert _signing_now(store, job_id, doctor), "a document was being signed when it died"
 
     # the queue hands the dead worker's job to the next worker, which goes on
     assert _retry_stalled(services) == 1
