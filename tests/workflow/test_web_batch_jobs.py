@@ -158,3 +158,48 @@ def test_a_shutdown_leaves_the_rest_for_a_resume(env: Any) -> None:
     job = store.get(job_id, doctor)
     assert job is not None and job.state == "running" and job.interrupted
     assert [i.state for i in job.items] == ["waiting", "waiting"]
+
+
+CRASHING_RUNNER = """
+import sys
+from workflow.batch_jobs import BatchStore, run_batch
+from workflow.services import Services
+
+services = Services.from_settings()
+run_batch(services, BatchStore(services.engine), sys.argv[1], "runner-that-crashes")
+"""
+
+
+def test_a_runner_killed_inside_the_archival_is_finished_by_the_next(env: Any) -> None:
+    """A real process running the batch kills itself (SIGKILL, the archive's own
+    ``HSBA_TEST_CRASH_AT=after_put``) with the first document's signature committed and
+    its object stored but not indexed; the next runner finishes that archival (same
+    object, one version) and signs the rest, nothing twice."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    services, logins = env
+    doctor = _actor(services, logins, "clinician")
+    items = _consents(services, doctor, 2)
+    store = BatchStore(services.engine, stale_after=timedelta(seconds=0))
+    job_id = store.create(doctor, items)
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUNNER, job_id], cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "HSBA_TEST_CRASH_AT": "after_put"}, capture_output=True,
+        text=True, timeout=300, check=False)
+    assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
+    job = store.get(job_id, doctor)
+    assert job is not None and [i.state for i in job.items] == ["signing", "waiting"]
+    first = items[0][0]
+    assert services.documents.get(doctor, first, audit=False).version == 1
+    assert services.index.versions(first) == []
+
+    assert run_batch(services, store, job_id, "runner-2", force=True)["ok"] == 2
+    for doc_id, _, _ in items:
+        view = services.documents.get(doctor, doc_id, audit=False)
+        assert view.version == 1, "signed exactly once"
+        [archived] = services.index.versions(doc_id)
+        assert archived.sha256 == view.sha256
+    assert services.audit.verify().ok
