@@ -247,6 +247,16 @@ def _layouts() -> Any:
     return LayoutCache()
 
 
+@lru_cache(maxsize=1)
+def _layout_cache_supported() -> bool:
+    from templates.layout import WEASYPRINT_MAJOR, supported
+
+    if not supported():
+        log.warning("layout cache off: written for WeasyPrint %s", WEASYPRINT_MAJOR)
+        return False
+    return True
+
+
 SAMPLE_DOCUMENT_ID = "HSBA-00000-0000-000000"
 SAMPLE_VERIFY_URL = "https://hsba.invalid/verify/HSBA-00000-0000-000000"
 
@@ -329,7 +339,7 @@ def _weasy_render(fh: FormHtml, fv: catalogue.FormVersion | None = None
     given, else a plain WeasyPrint layout (cached fonts and stylesheet only)."""
     cache = _weasy()
     with cache.lock, _collector_paused(fv is not None):
-        if fv is None:
+        if fv is None or not _layout_cache_supported():
             document = parsed_html(fh.html).render(stylesheets=[cache.css],
                                                    font_config=cache.font_config)
         else:

@@ -27,6 +27,10 @@ from templates.layout.styles import StyleCache
 from templates.layout.tables import RecordedTable, TableSignature
 from templates.layout.text import TextMeasures
 
+WEASYPRINT_MAJOR = "70"
+"""The WeasyPrint release whose internals the hooks follow (``StyleFor.__init__``,
+``Document._build_layout_context``, ``auto_table_layout``, ``split_first_line``)."""
+
 MAX_VERSIONS = 64
 """Template versions kept (ten forms today, each with one or a few versions in use)."""
 
@@ -45,6 +49,14 @@ class VersionLayout:
     table_widths: dict[TableSignature, RecordedTable] | None = None
     """Recorded on the version's sample payload at first use (``None`` before); filled
     and used under the render lock (``templates.render``), read-only afterwards."""
+
+
+def supported() -> bool:
+    """Whether the installed WeasyPrint is the release the hooks were written for (another
+    one renders with WeasyPrint's own layout until the hooks are checked against it)."""
+    import weasyprint
+
+    return str(weasyprint.__version__).split(".")[0] == WEASYPRINT_MAJOR
 
 
 class LayoutCache:

@@ -245,6 +245,22 @@ def test_matching_record_refuses_structural_selectors():
     assert not needs_structure("@page { @top-center { content: 'a + b' } } table.grid td {}")
 
 
+def test_other_weasyprint_release_renders_without_the_cache(monkeypatch):
+    """The hooks follow WeasyPrint 70's internals: another release gets WeasyPrint's own
+    layout (and the installed one is the one they were written for)."""
+    import weasyprint
+
+    from templates.layout import supported
+
+    assert supported()
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    monkeypatch.setattr(render_module, "_layout_cache_supported",
+                        render_module._layout_cache_supported.__wrapped__)
+    render_module._layouts().clear()
+    render_form("prescription", sample_data("prescription"), document_id=DOC, verify_url=URL)
+    assert ("prescription", "v1") not in render_module._layouts()
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_render_leaves_the_garbage_collector_as_it_was(enabled: bool):
     if not enabled:
