@@ -147,7 +147,8 @@ class VietnameseFontFactory(GlyphAccumulatorFactory):
     text_chars: frozenset[str] = frozenset()
     """Every character the appearance may draw (empty: always embed a font)."""
 
-    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> FontEngine:
+    def create_font_engine(  # type: ignore[override]
+            self, writer: Any, obj_stream: Any = None) -> FontEngine:
         if self.text_chars:
             page_font = find_page_font(writer, self.text_chars)
             if page_font is not None:

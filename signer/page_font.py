@@ -57,7 +57,8 @@ def _get(obj: Any, key: str) -> Any:
 
 
 def _widths(w: Any) -> dict[int, float]:
-    items, out, i = list(w), {}, 0
+    items, i = list(w), 0
+    out: dict[int, float] = {}
     while i + 1 < len(items):
         first = int(items[i])
         if isinstance(items[i + 1], generic.ArrayObject):

@@ -101,11 +101,12 @@ class _Glyphs:
     """Raw ``glyf``/``loca``/``hmtx`` access to a TrueType program (no decoding)."""
 
     def __init__(self, font: bytes) -> None:
-        tables = {tag: _table(font, tag) for tag in (b"head", b"loca", b"glyf", b"hhea",
-                                                     b"hmtx", b"maxp", b"cmap")}
-        if any(tables[t] is None for t in (b"head", b"loca", b"glyf", b"hhea", b"hmtx",
-                                            b"maxp")):
-            raise ValueError("not a TrueType program")
+        tables: dict[bytes, bytes] = {}
+        for tag in (b"head", b"loca", b"glyf", b"hhea", b"hmtx", b"maxp"):
+            table = _table(font, tag)
+            if table is None:
+                raise ValueError("not a TrueType program")
+            tables[tag] = table
         self.t = tables
         self.long_loca = struct.unpack_from(">h", tables[b"head"], 50)[0] == 1
         self.count = struct.unpack_from(">H", tables[b"maxp"], 4)[0]

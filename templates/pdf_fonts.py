@@ -140,7 +140,7 @@ def _added_glyphs(data: bytes, used: set[int], extra_chars: str
     if source is None:
         return None
     cmap = installed_cmap(source)
-    added = {}
+    added: dict[int, str] = {}
     for char in extra_chars:
         gid = cmap.get(ord(char))
         if gid and gid not in used and gid not in added:
@@ -181,7 +181,8 @@ def _subset(cid_font: Any, hb: HarfBuzz, extra_chars: str = "") -> _Cut | None:
     data = program.read_bytes()
     tables = _tables(data)
     used = _used_cids(cid_font.W) | {0}
-    source, added = data, {}
+    source = data
+    added: dict[int, str] = {}
     found = _added_glyphs(data, used, extra_chars) \
         if extra_chars and _is_upright_regular(cid_font) else None
     if found is not None:
@@ -203,7 +204,8 @@ def _subset(cid_font: Any, hb: HarfBuzz, extra_chars: str = "") -> _Cut | None:
 
 
 def _widths(cid_font: Any) -> dict[int, Any]:
-    items, widths, i = list(cid_font.W), {}, 0
+    items, i = list(cid_font.W), 0
+    widths: dict[int, Any] = {}
     while i < len(items):
         first = int(items[i])
         if isinstance(items[i + 1], pikepdf.Array):
@@ -272,7 +274,7 @@ def _fonts_in_forms(pdf: pikepdf.Pdf) -> set[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream) and "/Resources" in obj.stream_dict:
-            fonts = obj.stream_dict.Resources.get("/Font", {})
+            fonts: Any = obj.stream_dict.Resources.get("/Font", {})
             found.update(f.objgen for f in fonts.values())
     return found
 
@@ -308,7 +310,8 @@ def compact_fonts(pdf: pikepdf.Pdf, extra_chars: str = "") -> int:
         return 0
     cuts: dict[tuple[int, int], tuple[Any, _Cut]] = {}
     for page in pdf.pages:
-        for font in page.obj.get("/Resources", {}).get("/Font", {}).values():
+        page_fonts: Any = page.obj.get("/Resources", {}).get("/Font", {})  # type: ignore[call-overload]
+        for font in page_fonts.values():
             if font.get("/Subtype") != "/Type0" or font.objgen in cuts:
                 continue
             cut = _subset(font.DescendantFonts[0], hb, extra_chars)
@@ -345,7 +348,7 @@ def _renumber_pages(pdf: pikepdf.Pdf, cut: dict[tuple[int, int], dict[int, int]]
     rewritten: list[tuple[Any, bytes]] = []
     for page in pdf.pages:
         contents = page.obj.get("/Contents")
-        fonts = page.obj.get("/Resources", {}).get("/Font", {})
+        fonts: Any = page.obj.get("/Resources", {}).get("/Font", {})  # type: ignore[call-overload]
         names = {str(k)[1:]: cut[f.objgen] for k, f in fonts.items()
                  if f.objgen in candidates}
         if not names:
