@@ -353,6 +353,21 @@ def _weasy_render(fh: FormHtml, fv: catalogue.FormVersion | None = None
     return pdf, boxes, qr_box
 
 
+def warm_layout_cache(form_codes: list[str] | None = None) -> list[tuple[str, str]]:
+    """Fill the layout cache of the latest version of each form now (default: every form)
+    instead of on its first render, e.g. when a server or worker starts; returns the
+    ``(form code, version)`` pairs ready. Lays out each version's sample payload once."""
+    ready = []
+    for code in form_codes if form_codes is not None else catalogue.form_codes():
+        fv = catalogue.load_form(code)
+        fh = form_html(code, catalogue.sample_payload(code, fv.info.version),
+                       document_id=SAMPLE_DOCUMENT_ID, verify_url=SAMPLE_VERIFY_URL,
+                       version=fv.info.version, qr_placeholder=True)
+        _weasy_render(fh, fv)
+        ready.append((code, fv.info.version))
+    return ready
+
+
 def render_form(form_code: str, data: dict[str, Any], *, document_id: str, verify_url: str,
                 version: str | None = None) -> RenderedForm:
     """Render ``form_code`` with ``data`` to a finished PDF/A-3b.

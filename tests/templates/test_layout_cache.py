@@ -201,6 +201,15 @@ def test_layout_cache_is_keyed_by_template_version_and_bounded():
     assert ("prescription", "v1") in render_module._layouts()
 
 
+def test_warm_layout_cache_fills_the_latest_versions():
+    render_module._layouts().clear()
+    ready = render_module.warm_layout_cache(["prescription", "care_sheet"])
+    assert ready == [("prescription", "v1"), ("care_sheet", "v1")]
+    for key in ready:
+        assert key in render_module._layouts()
+        assert render_module._layouts().version(*key).table_widths
+
+
 def test_renders_from_threads_equal_serial_renders():
     """Concurrent first use (the cache is emptied first) and later renders."""
     codes = ["consent_surgery", "lab_result"]
