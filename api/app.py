@@ -63,6 +63,7 @@ def create_app(
         app.state.services.metrics = metrics
         load_policies_or_stop(app.state.services)
         warm_up_verification()
+        warm_up_rendering()
         ring = TokenKeyRing(settings.data_dir / "api-keys")
         app.state.tokens = TokenService(ring, issuer=settings.jwt_issuer,
                                         audience=settings.jwt_audience)
@@ -153,6 +154,22 @@ def warm_up_verification() -> None:
             log.warning("verification sandbox warm-up failed", exc_info=True)
 
     threading.Thread(target=run, name="hsba-verify-warm-up", daemon=True).start()
+
+
+def warm_up_rendering() -> None:
+    """Fill the forms' layout cache (``templates.render.warm_layout_cache``) on a daemon
+    thread, so no clinician's first render of a form pays for it (never blocks start-up;
+    renders wait at most for the one form being laid out)."""
+
+    def run() -> None:
+        try:
+            from templates.render import warm_layout_cache
+
+            warm_layout_cache()
+        except Exception:  # each form then fills its cache on its first render
+            log.warning("layout cache warm-up failed", exc_info=True)
+
+    threading.Thread(target=run, name="hsba-render-warm-up", daemon=True).start()
 
 
 def _stop_verification_workers() -> None:

@@ -80,3 +80,28 @@ def test_verification_warm_up_runs_in_the_background(tmp_path: Path,
             assert not release.is_set()
     finally:
         release.set()
+
+
+def test_layout_cache_warm_up_runs_in_the_background(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up asks for every form's layout cache without waiting for it (the real
+    warm-up is replaced by one that blocks until released: a stand-in, as above)."""
+    from templates import render
+
+    release, called = threading.Event(), threading.Event()
+
+    def slow_warm(form_codes: list[str] | None = None) -> list[tuple[str, str]]:
+        assert form_codes is None  # every form
+        called.set()
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(render, "warm_layout_cache", slow_warm)
+    app = create_app(make_settings(tmp_path / "var"))
+    try:
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200  # served while warm-up waits
+            assert called.wait(10)
+            assert not release.is_set()
+    finally:
+        release.set()
