@@ -360,6 +360,10 @@ def warm_layout_cache(form_codes: list[str] | None = None) -> list[tuple[str, st
     ready = []
     for code in form_codes if form_codes is not None else catalogue.form_codes():
         fv = catalogue.load_form(code)
+        key = (code, fv.info.version)
+        if key in _layouts() and _layouts().version(*key).table_widths is not None:
+            ready.append(key)  # filled already (another app in this process, a render)
+            continue
         fh = form_html(code, catalogue.sample_payload(code, fv.info.version),
                        document_id=SAMPLE_DOCUMENT_ID, verify_url=SAMPLE_VERIFY_URL,
                        version=fv.info.version, qr_placeholder=True)

@@ -210,6 +210,19 @@ def test_warm_layout_cache_fills_the_latest_versions():
         assert render_module._layouts().version(*key).table_widths
 
 
+def test_warm_layout_cache_skips_versions_already_filled(monkeypatch):
+    """Every API app warms the cache at start-up: a filled version is not laid out again."""
+    render_module._layouts().clear()
+    render_module.warm_layout_cache(["prescription"])
+    calls = []
+    real = render_module._weasy_render
+    monkeypatch.setattr(render_module, "_weasy_render",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert render_module.warm_layout_cache(["prescription", "care_sheet"]) == [
+        ("prescription", "v1"), ("care_sheet", "v1")]
+    assert len(calls) == 1  # care_sheet only
+
+
 def test_renders_from_threads_equal_serial_renders():
     """Concurrent first use (the cache is emptied first) and later renders."""
     codes = ["consent_surgery", "lab_result"]
