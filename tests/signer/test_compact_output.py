@@ -107,14 +107,19 @@ def _signature_appearance(pdf: bytes) -> tuple[dict[int, float], Any, Any, list[
     return widths, program, ops, [abs(bbox[2] - bbox[0]), abs(bbox[3] - bbox[1])]
 
 
-def test_appearance_widths_match_the_font_and_text_is_not_letter_spaced(
-        test_pki: TestPki, form_pdf: bytes, tmp_path: Path) -> None:
+def _signed_by(test_pki: TestPki, form_pdf: bytes, name: str) -> bytes:
+    """``form_pdf`` signed B-B, visibly, by the RSA doctor under ``name``."""
     label = LABELS.doctor_rsa
     signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
                                           [test_pki.cert(label), *test_pki.chain(label)])
+    return sign_pdf(form_pdf, SignRequest("doctor", name, role="Bác sĩ điều trị",
+                                          level="B-B"), signer=signer)
+
+
+def test_appearance_widths_match_the_font_and_text_is_not_letter_spaced(
+        test_pki: TestPki, form_pdf: bytes, tmp_path: Path) -> None:
     name = "BS. Khổng Minh Ượng"
-    signed = sign_pdf(form_pdf, SignRequest("doctor", name, role="Bác sĩ điều trị",
-                                            level="B-B"), signer=signer)
+    signed = _signed_by(test_pki, form_pdf, name)
     widths, program, ops, (box_w, _box_h) = _signature_appearance(signed)
     upem = program["head"].unitsPerEm
     order, hmtx = program.getGlyphOrder(), program["hmtx"]
@@ -181,12 +186,8 @@ def test_appearance_font_holds_only_the_glyphs_it_draws(
     its outline, no other glyph has one, and the text still extracts."""
     from signer.appearance import vietnamese_font
 
-    label = LABELS.doctor_rsa
-    signer = InMemoryKeySigner.from_chain(test_pki.private_key(label),
-                                          [test_pki.cert(label), *test_pki.chain(label)])
     name = "BS. Khổng Minh Ượng"
-    signed = sign_pdf(form_pdf, SignRequest("doctor", name, role="Bác sĩ điều trị",
-                                            level="B-B"), signer=signer)
+    signed = _signed_by(test_pki, form_pdf, name)
     widths, program, _ops, _box = _signature_appearance(signed)
     full = TTFont(BytesIO(vietnamese_font()))
 
