@@ -130,16 +130,13 @@ def _nothing_to_sign(refused: dict[str, Any]) -> Conflict:
                     details={"refused": refused})
 
 
-@_requests.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
-             responses={401: {"description": "Not authenticated"},
-                        403: {"description": "Refused by policy"},
-                        404: {"description": "No provider configured"},
-                        409: {"description": "No document can be signed"},
-                        422: {"description": "Invalid input"}})
-async def request_remote_signature(body: RemoteSigningRequest, request: Request,
-                                   principal: PrincipalDep,
-                                   services: ServicesDep) -> JSONResponse:
-    signing = _signing(request)
+async def ask_remote_signature(signing: Any, services: Any, principal: Any,
+                               body: RemoteSigningRequest) -> Any:
+    """The request route's core, shared with the clinician's web pages
+    (:mod:`api.web.remote`): checks the caller's ``sign`` right, its own bound subscriber
+    id and each workflow document (refused ones are listed, not sent), then asks the
+    provider for ONE confirmation. Returns the stored transaction; raises
+    ``remote.nothing_to_sign`` (the provider is not called) when nothing is left."""
     _may_sign(services, principal)
     from hsm.remote.pending import DocumentToSign
     from workflow import remote_signing as wfr
@@ -169,7 +166,33 @@ async def request_remote_signature(body: RemoteSigningRequest, request: Request,
     services.trail.record("sign", actor=principal, details={
         "remote_transaction": tx.transaction_id, "stage": "requested",
         "documents": [d.doc_id for d in docs], "refused": sorted(refused)})
-    return JSONResponse(_view(tx, signing.outcome(tx), with_pdfs=False), status_code=202)
+    return tx
+
+
+def own_transaction(signing: Any, services: Any, principal: Any, transaction_id: str) -> Any:
+    """The stored transaction when ``principal`` asked for it; else the same 404 as for an
+    unknown id (shared with the web pages' waiting page)."""
+    _may_sign(services, principal)
+    tx = signing.store.load(transaction_id)
+    if tx is None or not hmac.compare_digest(tx.owner, _owner(principal)):
+        raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",
+                       "Unknown remote signing transaction.")
+    return tx
+
+
+@_requests.post("", status_code=202, summary="Ask a signer to confirm in the provider's app",
+             responses={401: {"description": "Not authenticated"},
+                        403: {"description": "Refused by policy"},
+                        404: {"description": "No provider configured"},
+                        409: {"description": "No document can be signed"},
+                        422: {"description": "Invalid input"}})
+async def request_remote_signature(body: RemoteSigningRequest, request: Request,
+                                   principal: PrincipalDep,
+                                   services: ServicesDep) -> JSONResponse:
+    signing = _signing(request)
+    tx = await ask_remote_signature(signing, services, principal, body)
+    return JSONResponse(transaction_view(tx, signing.outcome(tx), with_pdfs=False),
+                        status_code=202)
 
 
 @_requests.get("/{transaction_id}", summary="State of a remote signature request",
@@ -180,15 +203,12 @@ async def remote_signature_state(
         transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], request: Request,
         principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
     signing = _signing(request)
-    _may_sign(services, principal)
-    tx = signing.store.load(transaction_id)
-    if tx is None or not hmac.compare_digest(tx.owner, _owner(principal)):
-        raise NotFound("remote.unknown_transaction", "Không tìm thấy giao dịch ký từ xa.",
-                       "Unknown remote signing transaction.")
-    return JSONResponse(_view(tx, signing.outcome(tx), with_pdfs=True))
+    tx = own_transaction(signing, services, principal, transaction_id)
+    return JSONResponse(transaction_view(tx, signing.outcome(tx), with_pdfs=True))
 
 
-def _view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any]:
+def transaction_view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any]:
+    """The JSON view of a transaction (API answers and the web pages' status poll)."""
     from workflow.remote_signing import document_states
 
     states = document_states(tx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from api.web import admin, auditor, clinician, kiosk
+from api.web import admin, auditor, clinician, kiosk, remote
 from api.web.i18n import LANGS
 from api.web.session import HERE, LANG_COOKIE, safe_next
 
@@ -19,9 +19,11 @@ router.include_router(clinician.router)
 router.include_router(kiosk.router)
 router.include_router(auditor.router)
 router.include_router(admin.router)
+router.include_router(remote.router)
 
 _STATIC = {"app.css": "text/css", "batch.js": "text/javascript",
-           "inbox.js": "text/javascript", "kiosk.js": "text/javascript"}
+           "inbox.js": "text/javascript", "kiosk.js": "text/javascript",
+           "remote.js": "text/javascript"}
 
 
 @router.get("/web/static/{name}")

@@ -22,6 +22,8 @@ from api.web.common import (
     page_count,
     services_of,
 )
+from api.web.remote import remote_offered
+from api.web.remote import text as remote_text
 from api.web.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -122,7 +124,9 @@ async def inbox(request: Request,
     lang = lang_of(request)
     forms = sorted((code, form_title(code, lang)) for code in form_titles())
     return render(request, "inbox.html", items=items, filters=filters, forms=forms,
-                  title_of=lambda c: form_title(c, lang))
+                  title_of=lambda c: form_title(c, lang),
+                  remote_offered=bool(items) and await remote_offered(request, principal),
+                  rt=remote_text(lang))
 
 
 @router.get("/history")
@@ -144,7 +148,9 @@ async def document(request: Request, document_id: DocId) -> Response:
     step = await blocking(request, my_next_step, services, principal, view)
     lang = lang_of(request)
     return render(request, "document.html", doc=view, pages=pages, my_step=step,
-                  title=form_title(view.form_code, lang), flash=request.query_params.get("ok"))
+                  title=form_title(view.form_code, lang), flash=request.query_params.get("ok"),
+                  remote_offered=bool(step) and await remote_offered(request, principal),
+                  rt=remote_text(lang))
 
 
 @router.get("/documents/{document_id}/pages/{number}.png")
