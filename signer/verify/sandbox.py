@@ -18,6 +18,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -160,10 +161,16 @@ def run_bounded(pdf: bytes, *, roots_der: list[bytes], at: datetime | None, offl
     try:
         if not w.wait_ready():
             raise OSError("verification worker did not start")
+        budget = time_limit * WALL_FACTOR
+        started = time.monotonic()
         w.conn.send((pdf, roots_der, at, offline, lang, want_etsi, time_limit))
         w.tasks += 1
-        if w.conn.poll(time_limit * WALL_FACTOR):
+        if w.conn.poll(budget):
             kind, payload, extra = w.conn.recv()
+            if time.monotonic() - started > budget:
+                # answered, but after the file's wall-clock budget (this process was
+                # descheduled while waiting): as late as no answer, whatever it says
+                kind, payload, extra = "timeout", None, None
         else:
             kind, payload, extra = "timeout", None, None
     except (EOFError, OSError):
