@@ -11,7 +11,6 @@ double's signed webhook notification (``ProviderDouble.notify``).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from collections.abc import Iterator
@@ -31,12 +30,12 @@ _REMOTE_TESTS = str(Path(__file__).resolve().parents[1] / "remote")
 if _REMOTE_TESTS not in sys.path:
     sys.path.insert(0, _REMOTE_TESTS)
 
-from provider_double import SP_ID, SP_PASSWORD, USER_ID, ProviderDouble
+from provider_double import USER_ID, ProviderDouble
+from remote_hsba import remote_hsba
 
 from tests.loopback import LoopbackServer
 
 SECRET = "test-only webhook secret for the web remote pages"
-OTHER_TENANT = "BV2TEST"
 BUTTON_VI = "Ký bằng chữ ký số từ xa (xác nhận trên điện thoại)"
 
 
@@ -104,65 +103,20 @@ def web_client(base: str, login: Any, lang: str = "vi") -> Iterator[httpx.Client
 @pytest.fixture(scope="module")
 def remote_web(test_services: Any, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[RemoteWeb]:
-    import os
-
-    from sqlalchemy import create_engine, make_url, text
-
     from api.app import create_app
     from api.remote.pending_db import SubscriberBindings
-    from core.settings import get_settings, reset_settings_cache
-    from hsm.dev_pki import DevPki
-    from workflow.seeding import seed_demo
-    from workflow.services import Services
 
-    tmp = tmp_path_factory.mktemp("web-remote")
-    data_dir = tmp / "var"
-    data_dir.mkdir()
-    DevPki.load_or_create(data_dir)  # hsba's dev PKI; the double issues from the same one
-    double = ProviderDouble(data_dir)
-    base = make_url(test_services.pg_url)
-    database = "hsba_wr_" + hashlib.sha256(str(tmp).encode()).hexdigest()[:12]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    with LoopbackServer(double.app) as provider, pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("HSBA_")]:
-            mp.delenv(name)
-        for name, value in {
-            "HSBA_ENV": "test", "HSBA_DATA_DIR": str(data_dir),
-            "HSBA_CONFIG": str(tmp / "none.toml"),
-            "HSBA_DATABASE_URL": base.set(database=database).render_as_string(
-                hide_password=False),
-            "HSBA_STORE": "s3", "HSBA_S3_ENDPOINT": test_services.s3_endpoint,
-            "HSBA_S3_ACCESS_KEY": test_services.s3_access_key,
-            "HSBA_S3_SECRET_KEY": test_services.s3_secret_key,
-            "HSBA_S3_BUCKET": test_services.s3_bucket, "HSBA_S3_SECURE": "false",
-            "HSBA_KEYSTORE": "software", "HSBA_PKI": "dev",
-            "HSBA_REMOTE_PROVIDER": "smartca", "HSBA_REMOTE_PROVIDER_URL": provider.url,
-            "HSBA_REMOTE_SP_ID": SP_ID, "HSBA_REMOTE_SP_SECRET": SP_PASSWORD,
-            "HSBA_REMOTE_WEBHOOK": "true", "HSBA_REMOTE_WEBHOOK_SECRET": SECRET,
-            "HSBA_REMOTE_POLL_OLDER_THAN_S": "3600",  # settled by the webhook in these tests
-        }.items():
-            mp.setenv(name, value)
-        reset_settings_cache()
-        services = Services.from_settings(get_settings())
-        try:
-            logins = {x.role: x for x in seed_demo(services) if x.kind == "staff"}
-            other = {x.role: x for x in seed_demo(services, tenant=OTHER_TENANT)
-                     if x.kind == "staff"}
-            with LoopbackServer(create_app(services.settings, services=services)) as api:
-                h = RemoteWeb(services, api.url, double, logins, other)
-                # the demo hospital's clinician is bound; the other hospital's is not
-                clinician = h.actor("clinician")
-                SubscriberBindings(services.engine).bind(clinician.tenant, clinician.subject,
-                                                         USER_ID, bound_by="test")
-                yield h
-        finally:
-            services.close()
-            reset_settings_cache()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
+    with remote_hsba(test_services, tmp_path_factory.mktemp("web-remote"),
+                     webhook_secret=SECRET, prefix="hsba_wr_",
+                     # settled by the webhook in these tests
+                     extra_env={"HSBA_REMOTE_POLL_OLDER_THAN_S": "3600"}) as r, \
+            LoopbackServer(create_app(r.services.settings, services=r.services)) as api:
+        h = RemoteWeb(r.services, api.url, r.double, r.logins, r.other)
+        # the demo hospital's clinician is bound; the other hospital's is not
+        clinician = h.actor("clinician")
+        SubscriberBindings(r.services.engine).bind(clinician.tenant, clinician.subject,
+                                                   USER_ID, bound_by="test")
+        yield h
 
 
 @pytest.mark.parametrize(("lang", "text"), [

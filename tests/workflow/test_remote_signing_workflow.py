@@ -33,11 +33,11 @@ if _REMOTE_TESTS not in sys.path:
     sys.path.insert(0, _REMOTE_TESTS)
 
 from provider_double import SP_ID, SP_PASSWORD, USER_ID, ProviderDouble
+from remote_hsba import remote_hsba
 
 from tests.loopback import LoopbackServer
 
 SECRET = "test-only webhook secret for remote workflow"
-OTHER_TENANT = "BV2TEST"
 
 
 @dataclass
@@ -69,66 +69,23 @@ def _login(base: str, login: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsba]:
-    from sqlalchemy import create_engine, make_url, text
-
     from api.app import create_app
-    from core.settings import get_settings, reset_settings_cache
-    from hsm.dev_pki import DevPki
-    from workflow.seeding import seed_demo
-    from workflow.services import Services
 
-    tmp = tmp_path_factory.mktemp("remote-workflow")
-    data_dir = tmp / "var"
-    data_dir.mkdir()
-    DevPki.load_or_create(data_dir)  # hsba's dev PKI; the double issues from the same one
-    double = ProviderDouble(data_dir)
-    base = make_url(test_services.pg_url)
-    database = "hsba_rw_" + hashlib.sha256(str(tmp).encode()).hexdigest()[:12]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    with LoopbackServer(double.app) as provider, pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in __import__("os").environ if n.startswith("HSBA_")]:
-            mp.delenv(name)
-        for name, value in {
-            "HSBA_ENV": "test", "HSBA_DATA_DIR": str(data_dir),
-            "HSBA_CONFIG": str(tmp / "none.toml"),
-            "HSBA_DATABASE_URL": base.set(database=database).render_as_string(
-                hide_password=False),
-            "HSBA_STORE": "s3", "HSBA_S3_ENDPOINT": test_services.s3_endpoint,
-            "HSBA_S3_ACCESS_KEY": test_services.s3_access_key,
-            "HSBA_S3_SECRET_KEY": test_services.s3_secret_key,
-            "HSBA_S3_BUCKET": test_services.s3_bucket, "HSBA_S3_SECURE": "false",
-            "HSBA_KEYSTORE": "software", "HSBA_PKI": "dev",
-            "HSBA_REMOTE_PROVIDER": "smartca", "HSBA_REMOTE_PROVIDER_URL": provider.url,
-            "HSBA_REMOTE_SP_ID": SP_ID, "HSBA_REMOTE_SP_SECRET": SP_PASSWORD,
-            "HSBA_REMOTE_WEBHOOK": "true", "HSBA_REMOTE_WEBHOOK_SECRET": SECRET,
-        }.items():
-            mp.setenv(name, value)
-        reset_settings_cache()
-        services = Services.from_settings(get_settings())
-        try:
-            logins = {x.role: x for x in seed_demo(services) if x.kind == "staff"}
-            other = {x.role: x for x in seed_demo(services, tenant=OTHER_TENANT)
-                     if x.kind == "staff"}
-            with LoopbackServer(create_app(services.settings, services=services)) as api:
-                h = Hsba(services, api.url, double, logins, {
-                    "clinician": _login(api.url, logins["clinician"]),
-                    "head_of_department": _login(api.url, logins["head_of_department"]),
-                    "other": _login(api.url, other["clinician"]),
-                    "admin": _login(api.url, logins["admin"]),
-                    "other_admin": _login(api.url, other["admin"])})
-                # each hospital's administrator binds its clinician to the subscriber id
-                _bind(h, "admin", h.actor("clinician").subject, USER_ID)
-                other_id = services.accounts.find("staff", other["clinician"].username).id
-                _bind(h, "other_admin", other_id, USER_ID)
-                yield h
-        finally:
-            services.close()
-            reset_settings_cache()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
+    with remote_hsba(test_services, tmp_path_factory.mktemp("remote-workflow"),
+                     webhook_secret=SECRET, prefix="hsba_rw_") as r, \
+            LoopbackServer(create_app(r.services.settings, services=r.services)) as api:
+        logins, other = r.logins, r.other
+        h = Hsba(r.services, api.url, r.double, logins, {
+            "clinician": _login(api.url, logins["clinician"]),
+            "head_of_department": _login(api.url, logins["head_of_department"]),
+            "other": _login(api.url, other["clinician"]),
+            "admin": _login(api.url, logins["admin"]),
+            "other_admin": _login(api.url, other["admin"])})
+        # each hospital's administrator binds its clinician to the subscriber id
+        _bind(h, "admin", h.actor("clinician").subject, USER_ID)
+        other_id = r.services.accounts.find("staff", other["clinician"].username).id
+        _bind(h, "other_admin", other_id, USER_ID)
+        yield h
 
 
 def _bind(h: Hsba, admin: str, account_id: str, user_id: str) -> httpx.Response:
