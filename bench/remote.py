@@ -77,20 +77,6 @@ def _serve(data_dir: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=120)
 
 
-def _pdf() -> bytes:
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
-
-    w = PdfFileWriter()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td ET"))
-    w.insert_page(PageObject(contents=content, media_box=generic.ArrayObject(
-        [generic.NumberObject(0), generic.NumberObject(0),
-         generic.NumberObject(595), generic.NumberObject(842)])))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
-
-
 async def _sign(url: str, token: str, login: Any, pdfs: list[bytes], batch: bool,
                 check: Path | None = None) -> int:
     import aiohttp
@@ -168,6 +154,7 @@ def main() -> None:
     import pyotp
 
     from tests.loopback import free_port
+    from tests.pdfs import one_page_pdf
     from workflow.seeding import seed_demo
     from workflow.services import Services
 
@@ -191,7 +178,7 @@ def main() -> None:
             token = httpx.post(f"{url}/csc/v2/auth/login", auth=(login.username, login.secret),
                                json={"OTP": pyotp.TOTP(str(login.totp_secret)).now()}
                                ).json()["access_token"]
-            pdfs = [_pdf()] * args.n
+            pdfs = [one_page_pdf()] * args.n
             asyncio.run(_sign(url, token, login, pdfs[:2], batch=True))  # warm-up
             times: dict[str, list[float]] = {k: [] for k in ROWS}
             auths: dict[str, int] = {}
