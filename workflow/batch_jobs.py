@@ -399,12 +399,11 @@ def _finish_landed_signature(services: Any, actor: Any, item: BatchItem) -> str 
 def _archive_landed(services: Any, actor: Any, row: Any, request: Any) -> None:
     """What the workflow does after committing a signature (archive, audit, events), for
     a signature whose runner died in between. Archival is idempotent (same content)."""
-    wf = services.documents
     evidence = request.evidence or {}
-    role = evidence.get("signed_role") or request.role
-    step = wf._policy(row).step_for(role)  # the workflow's own steps, as sign() made them
     log.info("finishing the archival of a signature whose runner died",
              extra={"document_id": row.id})
-    wf._after_signature(actor, row, role, step, evidence.get("level", "B-LT"),
-                        request.method or "hsm_key", evidence.get("subject", ""),
-                        evidence.get("practitioner_id"), row.status == "completed")
+    services.documents.archive_committed_signature(
+        actor, row, evidence.get("signed_role") or request.role,
+        evidence.get("level", "B-LT"), request.method or "hsm_key",
+        evidence.get("subject", ""), evidence.get("practitioner_id"),
+        row.status == "completed")

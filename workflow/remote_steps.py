@@ -111,9 +111,7 @@ class RemoteSigningSteps:
         row = self._row(plan.document_id)  # type: ignore[attr-defined]
         if row.version != plan.version + 1:
             return None
-        step = self._policy(row).step_for(plan.signer_role)  # type: ignore[attr-defined]
         account = self._s.accounts.get(actor.subject)
-        return self._after_signature(actor, row, plan.signer_role, step, plan.level,  # type: ignore[attr-defined]
-                                     "remote_signing", subject,
-                                     account.practitioner_id if account else None,
-                                     plan.completes)
+        return self.archive_committed_signature(  # type: ignore[attr-defined, no-any-return]
+            actor, row, plan.signer_role, plan.level, "remote_signing", subject,
+            account.practitioner_id if account else None, plan.completes)

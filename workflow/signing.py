@@ -312,6 +312,16 @@ class SigningSteps(RemoteSigningSteps):
             timestampers=self._s.timestampers(), revocation=self._s.revocation(),
             use_pss=pss, policy_version=row.policy_version or ""))
 
+    def archive_committed_signature(self, actor: Any, row: Any, role: str, level: str,
+                                    method: str, subject: str, practitioner_id: str | None,
+                                    completes: bool) -> SignOutcome:
+        """Finish what follows a committed signature (archive, audit, events) when the
+        process that committed it died before: the repair of remote signatures and of
+        web batches. Archival is idempotent by content."""
+        step = self._policy(row).step_for(role)  # the policy's step, as signing took it
+        return self._after_signature(actor, row, role, step, level, method, subject,
+                                     practitioner_id, completes)
+
     def _after_signature(self, actor: Any, row: Any, role: str, step: Any, level: str,
                          method: str, subject: str, practitioner_id: str | None,
                          completes: bool, evidence: dict[str, Any] | None = None) -> SignOutcome:
