@@ -2,9 +2,9 @@
 claim and the ``HoSoBenhAn`` record of a patient.
 
 build and validate against the XSD (``insurance.xml130`` / ``emr.export``) → sign with
-the organisation seal held by key custody (``signer.xml``, XAdES-BES enveloped, into
-``CHUKYDONVI`` or appended to the root) → verify → archive like a PDF (WORM object with
-retention, index row, audit event).
+the organisation seal held by key custody (``signer.xml``, enveloped XAdES-T: time-stamped
+by the service's TSAs, into ``CHUKYDONVI`` or appended to the root) → verify → archive like
+a PDF (WORM object with retention, index row, audit event).
 """
 
 from __future__ import annotations
@@ -50,6 +50,20 @@ def _trust_roots_der(services: Any) -> list[bytes]:
     return [c.dump() for c in services.trust_roots]
 
 
+def _seal(services: Any, xml: bytes, *, seal_key_id: str | None, placement: str,
+          level: str | None) -> bytes:
+    """Seal ``xml``: XAdES-T with the service's TSAs (the configured ones, else the
+    development TSA); XAdES-BES only when ``level="XAdES-BES"`` is asked for, or when
+    no TSA is configured at all (logged). No TSA answering: refused, nothing sealed."""
+    from signer.xml.sign import BES, sign_enveloped
+
+    timestampers = services.timestampers() if level != BES else []
+    if not timestampers and level is None:
+        log.warning("xml seal without a signature time-stamp: no TSA configured")
+    return sign_enveloped(xml, signer=seal_signer(services, seal_key_id), placement=placement,
+                          timestampers=timestampers, level=level)
+
+
 def export_claim(
     services: Any,
     encounter: ClaimEncounter,
@@ -58,20 +72,21 @@ def export_claim(
     tenant: str | None = None,
     seal_key_id: str | None = None,
     retention_class: str = "INPATIENT_10Y",
+    level: str | None = None,
 ) -> ClaimExport:
     """Build, seal, verify and archive the claim of one encounter.
 
     Nothing is archived unless the sealed file verifies (``VALID``) against the
-    service's trust anchors.
+    service's trust anchors. ``level``: ``None`` (XAdES-T when a TSA is configured),
+    ``"XAdES-T"`` (refused without a TSA) or ``"XAdES-BES"``.
     """
     from archive.ingest import DocumentMeta, IngestItem
     from insurance.xml130 import build_claim
-    from signer.xml.sign import sign_enveloped
     from signer.xml.verify import verify_xml
 
     tenant = tenant or services.settings.hospital_code
-    signer = seal_signer(services, seal_key_id)
-    xml = sign_enveloped(build_claim(encounter), signer=signer)
+    xml = _seal(services, build_claim(encounter), seal_key_id=seal_key_id,
+                placement="CHUKYDONVI", level=level)
     check = verify_xml(xml, trust_roots=_trust_roots_der(services), offline=True)
     if check.verdict != "VALID":
         raise SigningError("xml.seal_not_valid",
@@ -115,11 +130,12 @@ class RecordExport:
 
 def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
                          seal_key_id: str | None = None,
-                         retention_class: str = "INPATIENT_10Y") -> RecordExport:
+                         retention_class: str = "INPATIENT_10Y",
+                         level: str | None = None) -> RecordExport:
     """The patient's ``HoSoBenhAn`` (CV 365/TTYQG-GPQLCL) with its signed PDFs: checked
     against its XSD and identifier rules (``InvalidInput`` with per-field errors, nothing
     signed or archived, when the data is bad), sealed by the hospital (signature appended
-    to the root), verified, archived like a PDF (WORM, retention, index) and recorded in
+    to the root; ``level`` as for :func:`export_claim`), verified, archived like a PDF (WORM, retention, index) and recorded in
     the audit chain."""
     from dataclasses import replace
     from datetime import UTC, datetime
@@ -129,13 +145,12 @@ def export_record_signed(services: Any, patient_id: str, *, actor_id: str,
     from archive.audit import AuditRecord
     from archive.ingest import DocumentMeta, IngestItem
     from emr.export import archive_fetcher, export_patient_record, record_errors
-    from signer.xml.sign import sign_enveloped
     from signer.xml.verify import verify_xml
 
     with Session(services.engine) as session:
         exported = export_patient_record(
             session, patient_id, fetch_pdf=archive_fetcher(services.index, services.store))
-    xml = sign_enveloped(exported.xml, signer=seal_signer(services, seal_key_id), placement="")
+    xml = _seal(services, exported.xml, seal_key_id=seal_key_id, placement="", level=level)
     check = verify_xml(xml, trust_roots=_trust_roots_der(services), placement="", offline=True)
     if check.verdict != "VALID" or record_errors(xml):
         raise SigningError("xml.seal_not_valid",

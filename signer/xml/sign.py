@@ -1,4 +1,5 @@
-"""Enveloped XAdES-BES signing with endesive, the key staying in hsba's key custody.
+"""Enveloped XAdES signing (XAdES-T, or XAdES-BES when asked) with endesive, the key
+staying in hsba's key custody.
 
 endesive's ``BES.enveloped`` builds the signature and calls back for the raw
 signature value; the callback hands the canonical ``SignedInfo`` to the
@@ -7,13 +8,14 @@ provider), so no private key is ever read here. The signature is then moved
 into the element the format expects (``CHUKYDONVI`` for XML 130): the
 reference's XPath transform excludes the signature wherever it sits, so the
 digest computed by endesive over the document with that element empty stays
-valid.
+valid. With a TSA, the signature is then time-stamped (XAdES-T, ``timestamp.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -23,6 +25,10 @@ from lxml import etree
 
 from core.errors import InvalidInput, SigningError
 from signer.xml._sync import run_sync
+from signer.xml.timestamp import add_signature_timestamp
+
+BES = "XAdES-BES"
+T = "XAdES-T"
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 SIG_METHODS = {
@@ -63,15 +69,33 @@ def sign_enveloped(
     signer: Any,
     placement: str = "CHUKYDONVI",
     digest: str = "sha256",
+    timestampers: Sequence[Any] = (),
+    level: str | None = None,
 ) -> bytes:
     """Sign ``xml`` with a pyHanko ``Signer`` and put the signature under ``placement``.
 
     ``placement`` is the tag of a direct child of the root that must exist and be
     empty (XML 130: ``CHUKYDONVI``); ``""`` appends the signature to the root
     (``HoSoBenhAn``). Refuses keys weaker than TT 15/2025/TT-BKHCN allows.
+
+    ``level``: ``"XAdES-T"`` (a signature time-stamp from ``timestampers``, pyHanko
+    ``TimeStamper``s tried in order) or ``"XAdES-BES"``; ``None`` means XAdES-T when
+    ``timestampers`` are given, else XAdES-BES. XAdES-T with no TSA configured, or no
+    TSA answering, is refused and nothing is returned.
     """
     from endesive.xades import bes
 
+    from signer.timestamps import timestamper_for
+
+    level = level or (T if timestampers else BES)
+    if level not in (BES, T):
+        raise InvalidInput("xml.level", f"Mức chữ ký XML {level} không được hỗ trợ.",
+                           f"XML signature level {level} is not supported.")
+    timestamper = timestamper_for(timestampers) if level == T else None
+    if level == T and timestamper is None:
+        raise SigningError("xml.timestamp_required",
+                           "Mức XAdES-T cần dấu thời gian nhưng chưa cấu hình TSA.",
+                           "XAdES-T needs a time-stamp but no TSA is configured.")
     cert: asn1_x509.Certificate = signer.signing_cert
     if cert is None:
         raise SigningError("xml.no_certificate", "Khoá ký không có chứng thư số.",
@@ -134,4 +158,6 @@ def sign_enveloped(
         slot = root.find(placement)
         root.remove(sig)
         slot.append(sig)
+    if timestamper is not None and sig is not None:
+        add_signature_timestamp(sig, timestamper, md_algorithm=digest)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

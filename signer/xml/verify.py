@@ -7,6 +7,10 @@ transform) and whose other references point only to the signature's own XAdES
 ``SignedProperties``. What is verified is therefore exactly what a reader of the
 file sees: signature-wrapping tricks (a second signature, a reference to a moved
 copy, an ``Id`` elsewhere) are refused. Verdicts use the PDF vocabulary.
+
+A XAdES-T signature time-stamp (``timestamp.py``) must stamp this very SignatureValue
+and verify (token signature, TSA certificate path); the signer's certificate is then
+judged at the time-stamp's time.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from signer.xml._sync import run_sync
+from signer.xml.timestamp import (
+    SignatureTimestamp,
+    TimestampRefused,
+    check_signature_timestamp,
+    find_signature_timestamps,
+)
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -67,6 +77,12 @@ MESSAGES = {
                      "The SigningCertificate property does not match the signer's certificate."),
     "untrusted": ("Không xây dựng được đường dẫn chứng thư tới điểm tin cậy: ",
                   "No certificate path to a trust anchor: "),
+    "timestamp_imprint": ("Dấu thời gian của chữ ký không khớp giá trị chữ ký (SignatureValue).",
+                          "The signature time-stamp does not stamp this SignatureValue."),
+    "timestamp_signature": ("Dấu thời gian của chữ ký bị hỏng hoặc chữ ký của TSA không đúng.",
+                            "The signature time-stamp is damaged or its TSA signature fails."),
+    "timestamp_untrusted": ("Không xây dựng được đường dẫn chứng thư của TSA tới điểm tin cậy: ",
+                            "No certificate path from the TSA to a trust anchor: "),
 }
 
 
@@ -85,6 +101,12 @@ class XmlVerification:
     content_sha256: str = ""
     """sha256 of the signed content (the document without its signature)."""
     details: list[str] = field(default_factory=list)
+    level: str = ""
+    """XAdES-T (with a verified signature time-stamp), XAdES-BES or XMLDSig."""
+    timestamp_time: str = ""
+    """ISO 8601 UTC time of the signature time-stamp (XAdES-T), the proven signing time."""
+    timestamp_authority: str = ""
+    """Subject of the TSA's certificate."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,20 +289,39 @@ def verify_xml(
         content_sha = _check_references(root, sig, signed_info)
         _check_signing_certificate(sig, cert_der)
         signing_time = sig.findtext(".//xades:SigningTime", namespaces=NS) or ""
-        moment = at or _parse_time(signing_time) or datetime.now(UTC)
+        stamps = [check_signature_timestamp(sig, s, trust_roots=list(trust_roots),
+                                            other_certs=[cert_der, *chain], at=at,
+                                            offline=offline)
+                  for s in find_signature_timestamps(sig)]
+        proven = min((s.time for s in stamps if s.trusted), default=None)
+        moment = at or proven or _parse_time(signing_time) or datetime.now(UTC)
         trusted, why = _trust(cert_der, chain, list(trust_roots), moment, offline)
-    except _Refused as r:
+    except (_Refused, TimestampRefused) as r:
         return _result(r.verdict, r.key, r.extra)
     except Exception as e:  # noqa: BLE001 - hostile input must never escape as a traceback
         return _result("INVALID", "structure", f"{type(e).__name__}: {e}")
     common: dict[str, Any] = {
         "signer_subject": cert.subject.rfc4514_string(), "signer_serial": format(cert.serial_number, "x"),
         "issuer": cert.issuer.rfc4514_string(), "signing_time": signing_time, "algorithm": algorithm,
-        "trusted": trusted, "content_sha256": content_sha,
+        "trusted": trusted, "content_sha256": content_sha, **_level(sig, stamps),
     }
     if not trusted:
         return _result("INDETERMINATE", "untrusted", why, **common)
+    untrusted = [s for s in stamps if not s.trusted]
+    if untrusted:
+        return _result("INDETERMINATE", "timestamp_untrusted", untrusted[0].why_untrusted,
+                       **{**common, "trusted": False})
     return _result("VALID", "ok", **common)
+
+
+def _level(sig: Any, stamps: list[SignatureTimestamp]) -> dict[str, str]:
+    if stamps:
+        first = min(stamps, key=lambda s: s.time)
+        return {"level": "XAdES-T", "timestamp_time": first.time.isoformat(),
+                "timestamp_authority": first.authority}
+    if sig.find("ds:Object/xades:QualifyingProperties", NS) is not None:
+        return {"level": "XAdES-BES"}
+    return {"level": "XMLDSig"}
 
 
 def _parse_time(value: str) -> datetime | None:

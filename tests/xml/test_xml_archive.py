@@ -21,7 +21,10 @@ def _round_trip(settings, seal_key_id=None):
         stored = services.store.get(out.object_key)
         assert stored == out.xml
         roots = [c.dump() for c in services.trust_roots]
-        assert verify_xml(stored, trust_roots=roots).verdict == "VALID"
+        check = verify_xml(stored, trust_roots=roots)
+        assert check.verdict == "VALID"
+        # a TSA is configured (the development one, or HSBA_TSA_URLS): the seal is XAdES-T
+        assert check.level == "XAdES-T" and check.timestamp_time, check
         # idempotent: the same content for the same document is not archived twice
         again = export_claim(services, sample_encounter(), actor_id="test:cashier",
                              seal_key_id=seal_key_id)
@@ -87,7 +90,9 @@ def test_hosobenhan_round_trip_on_real_services(real_services_settings, test_ser
         stored = services.store.get(out.object_key)
         assert stored == out.exported.xml and record_errors(stored) == []
         roots = [c.dump() for c in services.trust_roots]
-        assert verify_xml(stored, trust_roots=roots, placement="").verdict == "VALID"
+        check = verify_xml(stored, trust_roots=roots, placement="")
+        assert check.verdict == "VALID" and check.level == "XAdES-T", check
+        assert "HSBA Test TSA" in check.timestamp_authority
         assert out.version in [v.n for v in services.index.versions(out.document_id)]
         client = test_services.minio()
         versions = list(client.list_objects(test_services.s3_bucket, prefix=out.object_key,
@@ -130,5 +135,22 @@ def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
                  "hosobenhan", "--out", str(tmp_path / "record")]) == 0
     assert "hosobenhan-" in capsys.readouterr().out
     record = (tmp_path / "record" / "HoSoBenhAn.xml").read_bytes()
-    assert verify_xml(record, trust_roots=roots, placement="").verdict == "VALID"
+    check = verify_xml(record, trust_roots=roots, placement="")
+    assert check.verdict == "VALID" and check.level == "XAdES-T", check
     assert (tmp_path / "record" / "HoSoBenhAn.json").is_file()
+
+
+def test_bes_seal_only_when_asked(tmp_settings):
+    """``level="XAdES-BES"``: no signature time-stamp even though a TSA is configured."""
+    from workflow.services import Services
+    from workflow.xml_exports import export_claim
+
+    services = Services.from_settings(tmp_settings)
+    try:
+        out = export_claim(services, sample_encounter(), actor_id="test:cashier",
+                           level="XAdES-BES")
+        check = verify_xml(out.xml, trust_roots=[c.dump() for c in services.trust_roots])
+        assert check.verdict == "VALID" and check.level == "XAdES-BES"
+        assert b"SignatureTimeStamp" not in out.xml
+    finally:
+        services.close()
