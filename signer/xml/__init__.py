@@ -1,1 +1,2 @@
-"""XML signatures (XAdES-BES, enveloped): see sign.py and verify.py."""
+"""XML signatures (enveloped XAdES-T, or XAdES-BES when asked): see sign.py, timestamp.py and
+verify.py."""
