@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="sign with this key of the keystore (default: the hospital seal)")
     exp.add_argument("--unsigned", action="store_true",
                      help="XML 130 only: build and check, do not sign or archive")
+    exp.add_argument("--level", choices=["XAdES-T", "XAdES-BES"], default=None,
+                     help="XAdES-T (signature time-stamp from the configured TSA) is the "
+                          "default when a TSA is configured; XAdES-BES only when asked")
     exp.add_argument("--out", required=True, type=Path)
     exp.set_defaults(func=_export)
 
@@ -62,7 +65,7 @@ def _export(args: argparse.Namespace) -> int:
         services = Services.from_settings()
         try:
             out = export_claim(services, enc, actor_id="cli:xml-export",
-                               seal_key_id=args.sign_with or None)
+                               seal_key_id=args.sign_with or None, level=args.level)
         finally:
             services.close()
         xml = out.xml
@@ -92,7 +95,8 @@ def _export_record(args: argparse.Namespace) -> int:
                                    "Encounter not found.")
             patient_id = enc.patient_id
         exported = export_record_signed(services, patient_id, actor_id="cli:xml-export",
-                                        seal_key_id=args.sign_with or None)
+                                        seal_key_id=args.sign_with or None,
+                                        level=args.level)
     finally:
         services.close()
     print(f"{exported.document_id} v{exported.version}: {exported.verdict} "
@@ -140,6 +144,10 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{f}: {r.verdict} — {getattr(r, key)}")
             if r.signer_subject:
                 print(f"  {r.signer_subject} | {r.signing_time} | {r.algorithm}")
+            if r.level:
+                stamped = (f" | time-stamp {r.timestamp_time} ({r.timestamp_authority})"
+                           if r.timestamp_time else "")
+                print(f"  {r.level}{stamped}")
             for problem in errors:
                 print(f"  {problem[key]}")
     sys.stdout.flush()

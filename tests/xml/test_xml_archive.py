@@ -108,6 +108,7 @@ def test_hosobenhan_round_trip_on_real_services(real_services_settings, test_ser
 def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
     """`hsba xml export`: XML 130 (sample) and HoSoBenhAn (seeded EMR), on the embedded
     default; what is written verifies and is what the archive holds."""
+    from asn1crypto import pem
     from sqlalchemy.orm import Session
 
     from api.cli import main
@@ -118,6 +119,8 @@ def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
                  str(tmp_path / "unsigned.xml")]) == 0
     assert verify_xml((tmp_path / "unsigned.xml").read_bytes()).verdict == "NO_SIGNATURE"
     assert main(["xml", "export", "--sample", "--out", str(tmp_path / "claim.xml")]) == 0
+    assert main(["xml", "export", "--sample", "--level", "XAdES-BES", "--out",
+                 str(tmp_path / "bes.xml")]) == 0
     services = Services.from_settings(tmp_settings)
     try:
         with Session(services.engine) as s:
@@ -126,11 +129,21 @@ def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
         roots = [c.dump() for c in services.trust_roots]
         claim = (tmp_path / "claim.xml").read_bytes()
         assert verify_xml(claim, trust_roots=roots).verdict == "VALID"
-        (version,) = services.index.versions("xml130-70001-2026-000123")
-        assert services.store.get(version.object_key) == claim
+        bes = verify_xml((tmp_path / "bes.xml").read_bytes(), trust_roots=roots)
+        assert (bes.verdict, bes.level, bes.timestamp_time) == ("VALID", "XAdES-BES", "")
+        (tmp_path / "roots.pem").write_bytes(b"".join(
+            pem.armor("CERTIFICATE", der) for der in roots))
+        claim_version, bes_version = services.index.versions("xml130-70001-2026-000123")
+        assert services.store.get(claim_version.object_key) == claim
+        assert services.store.get(bes_version.object_key) == (tmp_path / "bes.xml").read_bytes()
     finally:
         services.close()
     capsys.readouterr()
+    assert main(["xml", "verify", str(tmp_path / "claim.xml"), str(tmp_path / "bes.xml"),
+                 "--trust", str(tmp_path / "roots.pem"), "--lang", "en"]) == 0
+    claim_out, bes_out = capsys.readouterr().out.split(str(tmp_path / "bes.xml"))
+    assert "XAdES-T | time-stamp " in claim_out and "XAdES-BES" in bes_out
+    assert "time-stamp" not in bes_out
     assert main(["xml", "export", "--encounter", ids.encounter_ids[0], "--format",
                  "hosobenhan", "--out", str(tmp_path / "record")]) == 0
     assert "hosobenhan-" in capsys.readouterr().out
