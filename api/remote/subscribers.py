@@ -3,11 +3,11 @@
 ``PUT /api/v1/remote-signing/subscribers/{account_id}`` ``{"user_id"}`` (the access
 policy's ``administer`` right, same hospital): the account's subscriber id at the
 provider (CCCD, passport or tax id), kept in ``remote_subscribers``
-(:class:`api.remote.pending_db.SubscriberBindings`). A clinician's request to sign
-workflow documents remotely is sent only under the clinician's own bound subscriber
-id (:func:`require_own_subscriber`): otherwise a request could reach another
-person's phone and the document would record the clinician as its signer. The audit
-entry names the account, never the subscriber id.
+(:class:`api.remote.pending_db.SubscriberBindings`). Every remote-signing request,
+from the clinician or from a hospital system on the clinician's behalf, is sent only
+under that clinician's bound subscriber id (:mod:`api.remote.signer`): otherwise a
+request could reach another person's phone and the document would record the
+clinician as its signer. The audit entry names the account, never the subscriber id.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, ServicesDep, authorize
-from core.errors import Forbidden, NotFound
+from core.errors import NotFound
 from workflow.access import RecordRef
 
 router = APIRouter(prefix="/api/v1/remote-signing/subscribers", tags=["remote signing"])
@@ -34,26 +34,6 @@ def _bindings(services: Any) -> Any:
     from api.remote.pending_db import SubscriberBindings
 
     return SubscriberBindings(services.engine)
-
-
-def require_own_subscriber(services: Any, principal: Any, user_id: str) -> None:
-    """Refuse (and audit) a workflow signature asked under a subscriber id that is not
-    the one bound to the caller's account (or when none is bound)."""
-    bound = _bindings(services).user_id(principal.subject)
-    if bound == user_id:
-        return
-    reason = "subscriber_not_bound" if bound is None else "subscriber_not_yours"
-    services.trail.record("sign", actor=principal, outcome="refused",
-                          details={"stage": "remote_request", "reason": reason})
-    if bound is None:
-        raise Forbidden("remote.subscriber_not_bound",
-                        "Tài khoản chưa được gắn với thuê bao ký số từ xa; liên hệ quản trị "
-                        "hệ thống.",
-                        "This account is not bound to a remote-signing subscriber; ask the "
-                        "administrator.")
-    raise Forbidden("remote.subscriber_not_yours",
-                    "Mã thuê bao ký số từ xa không phải của tài khoản này: không gửi yêu cầu.",
-                    "The remote-signing subscriber id is not this account's: nothing sent.")
 
 
 @router.put("/{account_id}", summary="Bind a staff account to its provider subscriber id",

@@ -91,6 +91,16 @@ def _login(base: str, banner: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+def _bind_subscriber(base: str, admin: dict[str, str], clinician: dict[str, str]) -> None:
+    """The administrator binds the clinician's account to the double's subscriber id
+    (a request is sent only under the clinician's own bound id)."""
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=clinician, timeout=60)
+    assert me.status_code == 200, me.text
+    r = httpx.put(f"{base}/api/v1/remote-signing/subscribers/{me.json()['subject']}",
+                  headers=admin, json={"user_id": USER_ID}, timeout=60)
+    assert r.status_code == 200, r.text
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -103,8 +113,8 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 @pytest.fixture(scope="module")
 def api(hsba_env: dict[str, str]) -> Iterator[Api]:
-    """``hsba serve`` running; the base URL, a clinician's and a cashier's bearer
-    header."""
+    """``hsba serve`` running; the base URL, the bearer headers of a clinician (bound to
+    the double's subscriber id), a cashier and a head of department (not bound)."""
     port = free_port()
     proc = subprocess.Popen([*HSBA, "--lang", "en", "serve", "--port", str(port)],
                             env=hsba_env, cwd=REPO, stdout=subprocess.PIPE,
@@ -112,7 +122,9 @@ def api(hsba_env: dict[str, str]) -> Iterator[Api]:
     base = f"http://127.0.0.1:{port}"
     try:
         out = wait_until_serving(proc, base)
-        yield (base, _login(base, out, "clinician"), _login(base, out, "cashier"),
+        clinician = _login(base, out, "clinician")
+        _bind_subscriber(base, _login(base, out, "admin"), clinician)
+        yield (base, clinician, _login(base, out, "cashier"),
                _login(base, out, "head_of_department"))
     finally:
         err = _stop(proc)
