@@ -51,16 +51,13 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, ServicesDep
-from api.remote.signer import may_ask, remote_signer
+from api.remote.signer import SIGNER_CONTEXT, may_ask, remote_signer, signer_of
 from api.remote.subscribers import router as _subscribers
 from core.errors import Conflict, InvalidInput, NotFound
 
 _requests = APIRouter(prefix="/api/v1/remote-signing/requests", tags=["remote signing"])
 
 MAX_DOCUMENTS = 50
-SIGNER_CONTEXT = "signer"
-"""Key of the clinician who signs (:meth:`api.remote.signer.RemoteSigner.record`) in
-``PendingTransaction.context``."""
 
 
 class RemoteDocument(BaseModel):
@@ -250,7 +247,7 @@ def transaction_view(tx: Any, outcome: Any, *, with_pdfs: bool) -> dict[str, Any
     workflow_ids = {s["document_id"] for s in states}
     out: dict[str, Any] = {
         "transaction_id": tx.transaction_id, "status": tx.status,
-        "signer_account_id": (tx.context or {}).get(SIGNER_CONTEXT, {}).get("account_id"),
+        "signer_account_id": signer_of(tx),
         "documents": [d.doc_id for d in tx.documents], "expires_at": tx.expires_at,
         "sign_algo": tx.sign_algo, "message_vi": outcome.message_vi,
         "message_en": outcome.message_en, "states": states,

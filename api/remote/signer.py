@@ -38,7 +38,11 @@ from typing import Any
 from core.errors import Forbidden, InvalidInput, NotFound
 from workflow.access import ActorRef, RecordRef
 
-__all__ = ["RemoteSigner", "may_ask", "remote_signer"]
+__all__ = ["SIGNER_CONTEXT", "RemoteSigner", "may_ask", "remote_signer", "signer_of"]
+
+SIGNER_CONTEXT = "signer"
+"""Key of the clinician who signs (:meth:`RemoteSigner.record`) in
+``PendingTransaction.context``."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ class RemoteSigner:
         """What the transaction keeps (``PendingTransaction.context["signer"]``): ids only."""
         return {"account_id": self.account_id, "tenant": self.tenant,
                 "practitioner_id": self.practitioner_id, "asked_by": self.asked_by}
+
+
+def signer_of(tx: Any) -> str | None:
+    """The account id of the clinician who signs ``tx`` (None for a transaction asked
+    before this was recorded)."""
+    return ((tx.context or {}).get(SIGNER_CONTEXT) or {}).get("account_id")  # type: ignore[no-any-return]
 
 
 def may_ask(services: Any, principal: Any) -> None:

@@ -84,16 +84,30 @@ def app_confirmed_signing(services: Any, client: AppConfirmedProvider, *,
 
 def audit_outcomes(services: Any) -> Callable[[Outcome], None]:
     """``on_outcome`` that writes each settled transaction to the audit chain (ids,
-    status and algorithm only; the subscriber id and the documents stay out)."""
+    status, algorithm and the clinician who signs, ``signer_account``; the subscriber id
+    and the documents stay out)."""
+    from api.remote.signer import signer_of
+
+    stores: list[Any] = []
+
+    def signer(transaction_id: str) -> str | None:
+        if not stores:
+            stores.append(pending_store_for(services.engine, services.settings.data_dir))
+        tx = stores[0].load(transaction_id)
+        return None if tx is None else signer_of(tx)
 
     def record(outcome: Outcome) -> None:
         try:
+            details = {"remote_transaction": outcome.transaction_id, "stage": "settled",
+                       "status": outcome.status, "signed": sorted(outcome.signed),
+                       "sign_algo": outcome.sign_algo}
+            account = signer(outcome.transaction_id)
+            if account is not None:
+                details["signer_account"] = account
             services.trail.record(
                 "sign", actor="system:remote-signing",
                 outcome="ok" if outcome.status == "completed" else outcome.status,
-                details={"remote_transaction": outcome.transaction_id, "stage": "settled",
-                         "status": outcome.status, "signed": sorted(outcome.signed),
-                         "sign_algo": outcome.sign_algo})
+                details=details)
         except Exception:  # settled and stored already: never fail the caller for it
             log.exception("remote signing outcome not audited",
                           extra={"transaction_id": outcome.transaction_id})

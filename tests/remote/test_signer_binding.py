@@ -177,6 +177,8 @@ def test_a_hospital_systems_request_goes_under_the_named_clinicians_bound_id(
     assert state.status_code == 200, state.text
     assert state.json()["status"] == "completed"
     assert state.json()["signer_account_id"] == h.ids["clinician"]
+    settled = _audit(h, remote_transaction=tx_id, stage="settled")
+    assert [e.details["signer_account"] for e in settled] == [h.ids["clinician"]]
     pdf = base64.b64decode(state.json()["signed"]["xn-1"])
     assert_signed(h.double, pdf, tmp_path / "xn-1.pdf")
     sig = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
