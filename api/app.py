@@ -159,7 +159,8 @@ def warm_up_verification() -> None:
 def warm_up_rendering() -> None:
     """Fill the forms' layout cache (``templates.render.warm_layout_cache``) on a daemon
     thread, so no clinician's first render of a form pays for it (never blocks start-up;
-    renders wait at most for the one form being laid out)."""
+    renders wait at most for the one form being laid out), then freeze the warmed-up
+    heap (``core.heap.freeze_long_lived``)."""
 
     def run() -> None:
         try:
@@ -168,6 +169,9 @@ def warm_up_rendering() -> None:
             warm_layout_cache()
         except Exception:  # each form then fills its cache on its first render
             log.warning("layout cache warm-up failed", exc_info=True)
+        from core.heap import freeze_long_lived
+
+        freeze_long_lived()  # the warmed-up heap: no more full collections over it
 
     threading.Thread(target=run, name="hsba-render-warm-up", daemon=True).start()
 

@@ -56,6 +56,9 @@ def _worker(args: argparse.Namespace) -> int:
         queue = services.queue
         if args.defer:
             return _defer(queue, args.defer, args.lang)
+        from core.heap import freeze_long_lived
+
+        freeze_long_lived()  # started: full collections no longer walk the start-up heap
         if queue is not None:
             if services.settings.remote_provider != "none":  # imported only when used
                 from api.remote.wiring import register_polling_on_queue
