@@ -2,9 +2,10 @@
 claim and the ``HoSoBenhAn`` record of a patient.
 
 build and validate against the XSD (``insurance.xml130`` / ``emr.export``) → sign with
-the organisation seal held by key custody (``signer.xml``, enveloped XAdES-T: time-stamped
-by the service's TSAs, into ``CHUKYDONVI`` or appended to the root) → verify → archive like
-a PDF (WORM object with retention, index row, audit event).
+the organisation seal held by key custody (``signer.xml``, enveloped XAdES-LT: time-stamped
+by the service's TSAs, with the certificate paths and OCSP/CRL data from the service's
+revocation source, into ``CHUKYDONVI`` or appended to the root) → verify offline from the
+file alone → archive like a PDF (WORM object with retention, index row, audit event).
 """
 
 from __future__ import annotations
@@ -52,16 +53,19 @@ def _trust_roots_der(services: Any) -> list[bytes]:
 
 def _seal(services: Any, xml: bytes, *, seal_key_id: str | None, placement: str,
           level: str | None) -> bytes:
-    """Seal ``xml``: XAdES-T with the service's TSAs (the configured ones, else the
-    development TSA); XAdES-BES only when ``level="XAdES-BES"`` is asked for, or when
-    no TSA is configured at all (logged). No TSA answering: refused, nothing sealed."""
-    from signer.xml.sign import BES, sign_enveloped
+    """Seal ``xml``: XAdES-LT with the service's TSAs (the configured ones, else the
+    development TSA) and its revocation source (``Services.revocation()``, as the PDFs'
+    B-LT); XAdES-T or XAdES-BES only when asked for (``level``), XAdES-BES also when no
+    TSA is configured at all (logged). No TSA answering, no revocation data for the
+    seal's or the TSA's certificate, a revoked seal: refused, nothing sealed."""
+    from signer.xml.sign import BES, LT, sign_enveloped
 
     timestampers = services.timestampers() if level != BES else []
     if not timestampers and level is None:
         log.warning("xml seal without a signature time-stamp: no TSA configured")
+    revocation = services.revocation() if level in (None, LT) else None
     return sign_enveloped(xml, signer=seal_signer(services, seal_key_id), placement=placement,
-                          timestampers=timestampers, level=level)
+                          timestampers=timestampers, level=level, revocation=revocation)
 
 
 def export_claim(
@@ -77,7 +81,8 @@ def export_claim(
     """Build, seal, verify and archive the claim of one encounter.
 
     Nothing is archived unless the sealed file verifies (``VALID``) against the
-    service's trust anchors. ``level``: ``None`` (XAdES-T when a TSA is configured),
+    service's trust anchors (offline: an XAdES-LT seal is checked with its embedded
+    values). ``level``: ``None`` (XAdES-LT when a TSA is configured), ``"XAdES-LT"`` or
     ``"XAdES-T"`` (refused without a TSA) or ``"XAdES-BES"``.
     """
     from archive.ingest import DocumentMeta, IngestItem

@@ -25,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="sign with this key of the keystore (default: the hospital seal)")
     exp.add_argument("--unsigned", action="store_true",
                      help="XML 130 only: build and check, do not sign or archive")
-    exp.add_argument("--level", choices=["XAdES-T", "XAdES-BES"], default=None,
-                     help="XAdES-T (signature time-stamp from the configured TSA) is the "
-                          "default when a TSA is configured; XAdES-BES only when asked")
+    exp.add_argument("--level", choices=["XAdES-LT", "XAdES-T", "XAdES-BES"], default=None,
+                     help="XAdES-LT (signature time-stamp from the configured TSA plus the "
+                          "certificates and OCSP/CRL data, verifiable offline) is the default "
+                          "when a TSA is configured; XAdES-T or XAdES-BES only when asked")
     exp.add_argument("--out", required=True, type=Path)
     exp.set_defaults(func=_export)
 

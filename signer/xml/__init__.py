@@ -1,2 +1,2 @@
-"""XML signatures (enveloped XAdES-T, or XAdES-BES when asked): see sign.py, timestamp.py and
-verify.py."""
+"""XML signatures (enveloped XAdES-LT, XAdES-T or XAdES-BES): see sign.py, timestamp.py,
+ltv.py and verify.py."""

@@ -1,4 +1,4 @@
-"""Enveloped XAdES signing (XAdES-T, or XAdES-BES when asked) with endesive, the key
+"""Enveloped XAdES signing (XAdES-LT, XAdES-T or XAdES-BES) with endesive, the key
 staying in hsba's key custody.
 
 endesive's ``BES.enveloped`` builds the signature and calls back for the raw
@@ -8,7 +8,9 @@ provider), so no private key is ever read here. The signature is then moved
 into the element the format expects (``CHUKYDONVI`` for XML 130): the
 reference's XPath transform excludes the signature wherever it sits, so the
 digest computed by endesive over the document with that element empty stays
-valid. With a TSA, the signature is then time-stamped (XAdES-T, ``timestamp.py``).
+valid. With a TSA, the signature is then time-stamped (XAdES-T, ``timestamp.py``);
+with a revocation source too, the seal's and the TSA's certificate paths and their
+OCSP responses/CRLs are embedded (XAdES-LT, ``ltv.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from signer.xml.timestamp import add_signature_timestamp
 
 BES = "XAdES-BES"
 T = "XAdES-T"
+LT = "XAdES-LT"
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 SIG_METHODS = {
@@ -71,6 +74,7 @@ def sign_enveloped(
     digest: str = "sha256",
     timestampers: Sequence[Any] = (),
     level: str | None = None,
+    revocation: Any = None,
 ) -> bytes:
     """Sign ``xml`` with a pyHanko ``Signer`` and put the signature under ``placement``.
 
@@ -78,24 +82,33 @@ def sign_enveloped(
     empty (XML 130: ``CHUKYDONVI``); ``""`` appends the signature to the root
     (``HoSoBenhAn``). Refuses keys weaker than TT 15/2025/TT-BKHCN allows.
 
-    ``level``: ``"XAdES-T"`` (a signature time-stamp from ``timestampers``, pyHanko
-    ``TimeStamper``s tried in order) or ``"XAdES-BES"``; ``None`` means XAdES-T when
-    ``timestampers`` are given, else XAdES-BES. XAdES-T with no TSA configured, or no
-    TSA answering, is refused and nothing is returned.
+    ``level``: ``"XAdES-LT"`` (XAdES-T plus the certificates and revocation data of the
+    seal's and the TSA's paths, gathered through ``revocation``, a
+    ``signer.revocation.RevocationSource``: ``ltv.py``), ``"XAdES-T"`` (a signature
+    time-stamp from ``timestampers``, pyHanko ``TimeStamper``s tried in order) or
+    ``"XAdES-BES"``; ``None`` means XAdES-LT when ``timestampers`` and ``revocation``
+    are given, XAdES-T with ``timestampers`` only, else XAdES-BES. XAdES-T/LT with no
+    TSA configured, or no TSA answering, XAdES-LT without a revocation source, a
+    revoked or unverifiable seal or TSA certificate: refused, nothing is returned.
     """
     from endesive.xades import bes
 
     from signer.timestamps import timestamper_for
+    from signer.xml.ltv import ValidationDataCollector, add_validation_values
 
-    level = level or (T if timestampers else BES)
-    if level not in (BES, T):
+    level = level or ((LT if revocation is not None else T) if timestampers else BES)
+    if level not in (BES, T, LT):
         raise InvalidInput("xml.level", f"Mức chữ ký XML {level} không được hỗ trợ.",
                            f"XML signature level {level} is not supported.")
-    timestamper = timestamper_for(timestampers) if level == T else None
-    if level == T and timestamper is None:
+    timestamper = timestamper_for(timestampers) if level in (T, LT) else None
+    if level in (T, LT) and timestamper is None:
         raise SigningError("xml.timestamp_required",
-                           "Mức XAdES-T cần dấu thời gian nhưng chưa cấu hình TSA.",
-                           "XAdES-T needs a time-stamp but no TSA is configured.")
+                           f"Mức {level} cần dấu thời gian nhưng chưa cấu hình TSA.",
+                           f"{level} needs a time-stamp but no TSA is configured.")
+    if level == LT and revocation is None:
+        raise SigningError("xml.revocation_required",
+                           "Mức XAdES-LT cần nguồn dữ liệu thu hồi (OCSP/CRL) nhưng chưa có.",
+                           "XAdES-LT needs a revocation data source (OCSP/CRL); none is given.")
     cert: asn1_x509.Certificate = signer.signing_cert
     if cert is None:
         raise SigningError("xml.no_certificate", "Khoá ký không có chứng thư số.",
@@ -126,6 +139,11 @@ def sign_enveloped(
                 "xml.no_signature_slot",
                 f"Không có phần tử {placement} trống để đặt chữ ký.",
                 f"No empty {placement} element to hold the signature.")
+
+    collector = None
+    if level == LT:  # a revoked or unverifiable seal is refused before anything is signed
+        collector = ValidationDataCollector(revocation)
+        collector.check_signer(cert, _chain(signer, cert))
 
     def signproc(data: bytes, _hashalgo: str) -> bytes:
         raw = run_sync(lambda: signer.async_sign_raw(data, digest))
@@ -159,5 +177,8 @@ def sign_enveloped(
         root.remove(sig)
         slot.append(sig)
     if timestamper is not None and sig is not None:
-        add_signature_timestamp(sig, timestamper, md_algorithm=digest)
+        token = add_signature_timestamp(sig, timestamper, md_algorithm=digest)
+        if collector is not None:
+            collector.check_timestamp_authority(token)
+            add_validation_values(sig, collector.values())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -77,8 +77,10 @@ def signature_value_c14n(sig: Any, algorithm: str) -> bytes:
     return etree.tostring(values[0], method="c14n", exclusive=exclusive, with_comments=comments)
 
 
-def add_signature_timestamp(sig: Any, timestamper: Any, *, md_algorithm: str = "sha256") -> None:
-    """Stamp ``sig`` (a ``ds:Signature`` with XAdES ``QualifyingProperties``) in place.
+def add_signature_timestamp(sig: Any, timestamper: Any, *,
+                            md_algorithm: str = "sha256") -> cms.ContentInfo:
+    """Stamp ``sig`` (a ``ds:Signature`` with XAdES ``QualifyingProperties``) in place;
+    returns the token (XAdES-LT then embeds its TSA's path and revocation data).
 
     ``timestamper`` is a pyHanko ``TimeStamper`` (``signer.timestamps.timestamper_for``).
     When no TSA answers, raises ``UnavailableError xml.tsa_unavailable`` and ``sig`` is
@@ -115,6 +117,7 @@ def add_signature_timestamp(sig: Any, timestamper: Any, *, md_algorithm: str = "
     encapsulated = etree.SubElement(stamp, f"{{{XADES}}}EncapsulatedTimeStamp",
                                     Encoding=DER_ENCODING)
     encapsulated.text = base64.b64encode(token.dump()).decode("ascii")
+    return token
 
 
 def find_signature_timestamps(sig: Any) -> list[Any]:
@@ -134,9 +137,14 @@ def check_signature_timestamp(
     other_certs: Sequence[bytes] = (),
     at: datetime | None = None,
     offline: bool = True,
+    values: Any = None,
 ) -> SignatureTimestamp:
     """Verify one ``SignatureTimeStamp`` of ``sig``: shape, message imprint, token
-    signature (pyHanko) and the TSA's certificate path (pyhanko-certvalidator)."""
+    signature (pyHanko) and the TSA's certificate path (pyhanko-certvalidator).
+
+    ``values`` (``ltv.ValidationValues``, XAdES-LT): the TSA's path is then judged at the
+    token's own time with the embedded certificates and revocation data (revocation
+    required where the certificates declare it; no fetching when ``offline``)."""
     allowed = {f"{{{DS}}}CanonicalizationMethod", f"{{{XADES}}}EncapsulatedTimeStamp"}
     if any(child.tag not in allowed for child in stamp):  # Include, ReferenceInfo, XML tokens
         raise TimestampRefused("INVALID", "structure", "SignatureTimeStamp content")
@@ -166,9 +174,14 @@ def check_signature_timestamp(
         raise TimestampRefused("INVALID", "algorithm", f"time-stamp imprint {algo}")
     if hashlib.new(algo, stamped).digest() != hashed:
         raise TimestampRefused("INVALID", "timestamp_imprint")
-    status = _validate_token(signed_data, stamped, trust_roots, other_certs, at, offline)
+    if values is not None:
+        at = at or tst_info["gen_time"].native
+    status = _validate_token(signed_data, stamped, trust_roots, other_certs, at, offline,
+                             values)
     if not (status.intact and status.valid):
         raise TimestampRefused("INVALID", "timestamp_signature")
+    if status.revoked:
+        raise TimestampRefused("INVALID", "timestamp_revoked")
     tsa_cert = status.signing_cert
     authority = (x509.load_der_x509_certificate(tsa_cert.dump()).subject.rfc4514_string()
                  if tsa_cert is not None else "")
@@ -178,16 +191,20 @@ def check_signature_timestamp(
 
 
 def _validate_token(signed_data: cms.SignedData, stamped: bytes, trust_roots: Sequence[bytes],
-                    other_certs: Sequence[bytes], at: datetime | None, offline: bool) -> Any:
+                    other_certs: Sequence[bytes], at: datetime | None, offline: bool,
+                    values: Any = None) -> Any:
     from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
     from pyhanko.sign.validation.status import TimestampSignatureStatus
     from pyhanko_certvalidator import ValidationContext
 
+    embedded = values.context_kwargs() if values is not None else {"other_certs": []}
     ctx = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(r) for r in trust_roots],
-        other_certs=[asn1_x509.Certificate.load(c) for c in other_certs],
+        **{**embedded, "other_certs": [*(asn1_x509.Certificate.load(c) for c in other_certs),
+                                       *embedded["other_certs"]]},
         moment=at or datetime.now(UTC), allow_fetching=not offline,
-        revocation_mode="soft-fail" if offline else "hard-fail",
+        revocation_mode="soft-fail" if offline and values is None else "hard-fail",
+        retroactive_revinfo=values is not None,
     )
     try:
         kwargs = run_sync(lambda: validate_tst_signed_data(

@@ -10,7 +10,12 @@ copy, an ``Id`` elsewhere) are refused. Verdicts use the PDF vocabulary.
 
 A XAdES-T signature time-stamp (``timestamp.py``) must stamp this very SignatureValue
 and verify (token signature, TSA certificate path); the signer's certificate is then
-judged at the time-stamp's time.
+judged at the time-stamp's time. XAdES-LT values (``ltv.py``: ``CertificateValues``,
+``RevocationValues``) are then used for both paths, with revocation data required where
+a certificate declares an OCSP responder or CRL distribution point: offline, only the
+embedded data counts, so an LT file validates with no network while a T file offline is
+checked without revocation data (soft-fail). Embedded certificates are never trust
+anchors.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from signer.xml._sync import run_sync
+from signer.xml.ltv import ValidationValues, read_validation_values
 from signer.xml.timestamp import (
     SignatureTimestamp,
     TimestampRefused,
@@ -81,6 +87,10 @@ MESSAGES = {
                           "The signature time-stamp does not stamp this SignatureValue."),
     "timestamp_signature": ("Dấu thời gian của chữ ký bị hỏng hoặc chữ ký của TSA không đúng.",
                             "The signature time-stamp is damaged or its TSA signature fails."),
+    "revoked": ("Chứng thư số của người ký đã bị thu hồi trước thời điểm ký: ",
+                "The signer's certificate was revoked before the signing time: "),
+    "timestamp_revoked": ("Chứng thư số của TSA đã bị thu hồi trước thời điểm của dấu thời gian.",
+                          "The TSA's certificate was revoked before the time-stamp's time."),
     "timestamp_untrusted": ("Không xây dựng được đường dẫn chứng thư của TSA tới điểm tin cậy: ",
                             "No certificate path from the TSA to a trust anchor: "),
 }
@@ -102,7 +112,8 @@ class XmlVerification:
     """sha256 of the signed content (the document without its signature)."""
     details: list[str] = field(default_factory=list)
     level: str = ""
-    """XAdES-T (with a verified signature time-stamp), XAdES-BES or XMLDSig."""
+    """XAdES-LT (time-stamp + embedded certificate and revocation values), XAdES-T (with
+    a verified signature time-stamp), XAdES-BES or XMLDSig."""
     timestamp_time: str = ""
     """ISO 8601 UTC time of the signature time-stamp (XAdES-T), the proven signing time."""
     timestamp_authority: str = ""
@@ -230,26 +241,34 @@ def _check_signing_certificate(sig: Any, cert_der: bytes) -> None:
 
 
 def _trust(cert_der: bytes, chain: list[bytes], trust_roots: list[bytes], at: datetime,
-           offline: bool) -> tuple[bool, str]:
+           offline: bool, values: ValidationValues | None = None) -> tuple[str, str]:
+    """``("trusted" | "revoked" | "untrusted", why)`` for the signer's certificate at ``at``;
+    with XAdES-LT ``values`` their certificates and revocation data are used, required
+    where declared (``hard-fail``), and may postdate ``at`` (retroactive revocation data)."""
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
-    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, RevokedError
 
     if not trust_roots:
-        return False, "no trust anchors configured"
+        return "untrusted", "no trust anchors configured"
+    embedded = values.context_kwargs() if values is not None else {"other_certs": []}
     ctx = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(r) for r in trust_roots],
-        other_certs=[asn1_x509.Certificate.load(c) for c in chain],
+        **{**embedded, "other_certs": [*(asn1_x509.Certificate.load(c) for c in chain),
+                                       *embedded["other_certs"]]},
         moment=at, allow_fetching=not offline,
-        revocation_mode="soft-fail" if offline else "hard-fail",
+        revocation_mode="soft-fail" if offline and values is None else "hard-fail",
+        retroactive_revinfo=values is not None,
     )
     validator = CertificateValidator(asn1_x509.Certificate.load(cert_der), validation_context=ctx)
     try:
         run_sync(lambda: validator.async_validate_usage(set(), extended_optional=True))
+    except RevokedError as e:
+        return "revoked", str(e)
     except (PathBuildingError, PathValidationError) as e:
-        return False, str(e)
+        return "untrusted", str(e)
     except Exception as e:  # noqa: BLE001 - revocation fetch failures and the like
-        return False, f"{type(e).__name__}: {e}"
-    return True, ""
+        return "untrusted", f"{type(e).__name__}: {e}"
+    return "trusted", ""
 
 
 def verify_xml(
@@ -289,13 +308,14 @@ def verify_xml(
         content_sha = _check_references(root, sig, signed_info)
         _check_signing_certificate(sig, cert_der)
         signing_time = sig.findtext(".//xades:SigningTime", namespaces=NS) or ""
+        values = read_validation_values(sig)
         stamps = [check_signature_timestamp(sig, s, trust_roots=list(trust_roots),
                                             other_certs=[cert_der, *chain], at=at,
-                                            offline=offline)
+                                            offline=offline, values=values)
                   for s in find_signature_timestamps(sig)]
         proven = min((s.time for s in stamps if s.trusted), default=None)
         moment = at or proven or _parse_time(signing_time) or datetime.now(UTC)
-        trusted, why = _trust(cert_der, chain, list(trust_roots), moment, offline)
+        state, why = _trust(cert_der, chain, list(trust_roots), moment, offline, values)
     except (_Refused, TimestampRefused) as r:
         return _result(r.verdict, r.key, r.extra)
     except Exception as e:  # noqa: BLE001 - hostile input must never escape as a traceback
@@ -303,9 +323,12 @@ def verify_xml(
     common: dict[str, Any] = {
         "signer_subject": cert.subject.rfc4514_string(), "signer_serial": format(cert.serial_number, "x"),
         "issuer": cert.issuer.rfc4514_string(), "signing_time": signing_time, "algorithm": algorithm,
-        "trusted": trusted, "content_sha256": content_sha, **_level(sig, stamps),
+        "trusted": state == "trusted", "content_sha256": content_sha,
+        **_level(sig, stamps, values),
     }
-    if not trusted:
+    if state == "revoked":
+        return _result("INVALID", "revoked", why, **common)
+    if state != "trusted":
         return _result("INDETERMINATE", "untrusted", why, **common)
     untrusted = [s for s in stamps if not s.trusted]
     if untrusted:
@@ -314,10 +337,13 @@ def verify_xml(
     return _result("VALID", "ok", **common)
 
 
-def _level(sig: Any, stamps: list[SignatureTimestamp]) -> dict[str, str]:
+def _level(sig: Any, stamps: list[SignatureTimestamp],
+           values: ValidationValues | None) -> dict[str, str]:
     if stamps:
         first = min(stamps, key=lambda s: s.time)
-        return {"level": "XAdES-T", "timestamp_time": first.time.isoformat(),
+        level = "XAdES-LT" if values is not None and values.certs and (
+            values.ocsps or values.crls) else "XAdES-T"
+        return {"level": level, "timestamp_time": first.time.isoformat(),
                 "timestamp_authority": first.authority}
     if sig.find("ds:Object/xades:QualifyingProperties", NS) is not None:
         return {"level": "XAdES-BES"}

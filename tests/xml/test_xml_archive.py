@@ -23,8 +23,10 @@ def _round_trip(settings, seal_key_id=None):
         roots = [c.dump() for c in services.trust_roots]
         check = verify_xml(stored, trust_roots=roots)
         assert check.verdict == "VALID"
-        # a TSA is configured (the development one, or HSBA_TSA_URLS): the seal is XAdES-T
-        assert check.level == "XAdES-T" and check.timestamp_time, check
+        # a TSA is configured (the development one, or HSBA_TSA_URLS) and a revocation
+        # source (development PKI in process, or the CA's OCSP/CRL): the seal is XAdES-LT
+        assert check.level == "XAdES-LT" and check.timestamp_time, check
+        assert b"EncapsulatedOCSPValue" in stored or b"EncapsulatedCRLValue" in stored
         # idempotent: the same content for the same document is not archived twice
         again = export_claim(services, sample_encounter(), actor_id="test:cashier",
                              seal_key_id=seal_key_id)
@@ -91,7 +93,7 @@ def test_hosobenhan_round_trip_on_real_services(real_services_settings, test_ser
         assert stored == out.exported.xml and record_errors(stored) == []
         roots = [c.dump() for c in services.trust_roots]
         check = verify_xml(stored, trust_roots=roots, placement="")
-        assert check.verdict == "VALID" and check.level == "XAdES-T", check
+        assert check.verdict == "VALID" and check.level == "XAdES-LT", check
         assert "HSBA Test TSA" in check.timestamp_authority
         assert out.version in [v.n for v in services.index.versions(out.document_id)]
         client = test_services.minio()
@@ -121,6 +123,8 @@ def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
     assert main(["xml", "export", "--sample", "--out", str(tmp_path / "claim.xml")]) == 0
     assert main(["xml", "export", "--sample", "--level", "XAdES-BES", "--out",
                  str(tmp_path / "bes.xml")]) == 0
+    assert main(["xml", "export", "--sample", "--level", "XAdES-T", "--out",
+                 str(tmp_path / "t.xml")]) == 0
     services = Services.from_settings(tmp_settings)
     try:
         with Session(services.engine) as s:
@@ -128,28 +132,33 @@ def test_cli_export_seals_and_archives(tmp_settings, tmp_path, capsys):
             s.commit()
         roots = [c.dump() for c in services.trust_roots]
         claim = (tmp_path / "claim.xml").read_bytes()
-        assert verify_xml(claim, trust_roots=roots).verdict == "VALID"
+        lt = verify_xml(claim, trust_roots=roots)
+        assert (lt.verdict, lt.level) == ("VALID", "XAdES-LT"), lt
+        t = verify_xml((tmp_path / "t.xml").read_bytes(), trust_roots=roots)
+        assert (t.verdict, t.level) == ("VALID", "XAdES-T"), t
         bes = verify_xml((tmp_path / "bes.xml").read_bytes(), trust_roots=roots)
         assert (bes.verdict, bes.level, bes.timestamp_time) == ("VALID", "XAdES-BES", "")
         (tmp_path / "roots.pem").write_bytes(b"".join(
             pem.armor("CERTIFICATE", der) for der in roots))
-        claim_version, bes_version = services.index.versions("xml130-70001-2026-000123")
+        claim_version, bes_version, t_version = services.index.versions(
+            "xml130-70001-2026-000123")
         assert services.store.get(claim_version.object_key) == claim
         assert services.store.get(bes_version.object_key) == (tmp_path / "bes.xml").read_bytes()
+        assert services.store.get(t_version.object_key) == (tmp_path / "t.xml").read_bytes()
     finally:
         services.close()
     capsys.readouterr()
     assert main(["xml", "verify", str(tmp_path / "claim.xml"), str(tmp_path / "bes.xml"),
                  "--trust", str(tmp_path / "roots.pem"), "--lang", "en"]) == 0
     claim_out, bes_out = capsys.readouterr().out.split(str(tmp_path / "bes.xml"))
-    assert "XAdES-T | time-stamp " in claim_out and "XAdES-BES" in bes_out
+    assert "XAdES-LT | time-stamp " in claim_out and "XAdES-BES" in bes_out
     assert "time-stamp" not in bes_out
     assert main(["xml", "export", "--encounter", ids.encounter_ids[0], "--format",
                  "hosobenhan", "--out", str(tmp_path / "record")]) == 0
     assert "hosobenhan-" in capsys.readouterr().out
     record = (tmp_path / "record" / "HoSoBenhAn.xml").read_bytes()
     check = verify_xml(record, trust_roots=roots, placement="")
-    assert check.verdict == "VALID" and check.level == "XAdES-T", check
+    assert check.verdict == "VALID" and check.level == "XAdES-LT", check
     assert (tmp_path / "record" / "HoSoBenhAn.json").is_file()
 
 
