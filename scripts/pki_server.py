@@ -94,16 +94,21 @@ def install_key_cache() -> None:
     class CachedKeyBackend(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             self._keys: dict[bytes, Any] = {}
+            self._by_object: dict[int, tuple[Any, Any]] = {}
             self._lock = threading.Lock()
 
         def _key(self, private_key: Any) -> Any:
             from cryptography.hazmat.primitives import serialization
 
+            seen = self._by_object.get(id(private_key))
+            if seen is not None and seen[0] is private_key:  # certomancer's cached key
+                return seen[1]
             der = private_key.dump()
             with self._lock:
                 key = self._keys.get(der)
                 if key is None:
                     key = self._keys[der] = serialization.load_der_private_key(der, None)
+                self._by_object[id(private_key)] = (private_key, key)  # kept: id stays valid
             return key
 
         def generic_sign(self, private_key: Any, tbs_bytes: bytes, sd_algo: Any) -> bytes:
