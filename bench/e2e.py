@@ -422,13 +422,32 @@ def _start_slow_tsa(env: dict[str, str], delay_ms: int, work: Path) -> tuple[Any
     return proc, f"http://127.0.0.1:{port}/{arch}/tsa/tsa"
 
 
+def tsa_round_trip_ms(url: str, n: int = 12) -> float:
+    """Median idle time (wall minus this process's CPU) of one time-stamp request to
+    ``url`` through hsba's TSA client (keep-alive session, nonce and imprint checks),
+    measured alone in this process: what a document waits per time-stamp."""
+    from signer.timestamps import http_timestampers, timestamper_for
+
+    stamper = timestamper_for(http_timestampers([url]))
+
+    async def measure() -> list[float]:
+        out = []
+        for i in range(n + 2):
+            t, c = time.perf_counter(), time.process_time()
+            await stamper.async_timestamp(hashlib.sha256(b"rtt%d" % i).digest(), "sha256")
+            out.append((time.perf_counter() - t - (time.process_time() - c)) * 1000)
+        return out[2:]  # the first two open the connection
+
+    return statistics.median(asyncio.run(measure()))
+
+
 def _pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] if s else float("nan")
 
 
 def report(results: list[dict[str, Any]], checks: dict[str, dict[str, str]],
-           sizes: dict[str, dict[str, int]], delay_ms: int) -> None:
+           sizes: dict[str, dict[str, int]], delay_ms: int, rtt_ms: float = 0.0) -> None:
     print(f"\nend to end, {FORM} (1 page, 2 signatures, B-LTA), TSA +{delay_ms} ms per "
           f"request, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}\n")
     print("| pipeline | workers | in flight | docs | docs/s | latency p50 s | p95 s | "
@@ -485,6 +504,14 @@ def report(results: list[dict[str, Any]], checks: dict[str, dict[str, str]],
         cpu = statistics.median([x["cpu"] for x in rows])
         print(f"- hsba p95 latency / CPU time, 1 worker: {p95:.3f} s / {cpu:.3f} s = "
               f"{p95 / cpu:.2f} (target ≤ 1.5): {_verdict(p95 / cpu <= 1.5)}")
+        if rtt_ms:
+            wait = statistics.median([x["latency"] - x["cpu"] for x in rows]) * 1000
+            print(f"  floor: the doctor's signature, the seal and the document time-stamp "
+                  f"each wait for a time-stamp that depends on the one before; one "
+                  f"time-stamp round trip measured alone waits {rtt_ms:.1f} ms, three: "
+                  f"{3 * rtt_ms:.0f} ms, so latency / CPU ≥ {1 + 3 * rtt_ms / 1000 / cpu:.2f} "
+                  f"at this CPU time; measured waiting per document (median latency − "
+                  f"CPU): {wait:.0f} ms")
     for kind in ("hsba", "naive"):
         r = by.get((kind, 2))
         if r:
@@ -532,6 +559,7 @@ def main() -> int:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
     tsa_proc, tsa_url = _start_slow_tsa(env, args.tsa_delay_ms, work)
+    rtt_ms = tsa_round_trip_ms(tsa_url)
     cfg = {"env": env, "work": str(work), "root_pem": str(root_pem), "tsa_url": tsa_url,
            "max_seconds": args.max_seconds,
            "pg_url": (f"postgresql+psycopg://{env['HSBA_TEST_PG_USER']}@"
@@ -565,7 +593,7 @@ def main() -> int:
                   for name, pdf in samples.items()}
         sizes = {kind: breakdown(next(p for n, p in samples.items() if n.startswith(kind)))
                  for kind in kinds}
-        report(results, checks, sizes, args.tsa_delay_ms)
+        report(results, checks, sizes, args.tsa_delay_ms, rtt_ms)
         failed = [name for name, c in checks.items() if name.startswith("hsba") and (
             c["AdES LTA"] != "PASSED" or c["pdfsig"] != "valid" or c["pdfa"] != "PASS")]
         if failed:
