@@ -277,3 +277,39 @@ def test_tsa_outside_the_revocation_sources_trust_is_refused(xml_pki, tsa):
                        timestampers=tsa, revocation=only_seal_ca)
     assert err.value.code == "xml.tsa_certificate_untrusted"
     assert "TSA" in err.value.message_vi and "TSA" in err.value.message_en
+
+
+def test_seal_whose_certificate_has_expired_validates_from_its_values(test_pki, roots):
+    """Years later: a seal made in June 2023 by a certificate that expired in January
+    2024 still validates today, offline, from its own values; judged today (``at``) it
+    does not. The 2023 TSA, OCSP responder and CRL are the test PKI's own keys and
+    certomancer/pyHanko responders run in process at that date (the HTTP server only
+    answers for now); the XML-DSig part and the time-stamp are made by hsba. The
+    claimed SigningTime (today) is not compared with the time-stamp (a known limit)."""
+    from datetime import UTC, datetime
+
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator.authority import AuthorityWithCert
+    from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request
+
+    then = datetime(2023, 6, 1, 8, 0, tzinfo=UTC)
+    label = LABELS.doctor_expired
+    cert = test_pki.cert(label)
+    assert cert.not_valid_after < datetime.now(UTC)
+    tsa_cert = test_pki.cert(LABELS.tsa)
+    tsa_2023 = DummyTimeStamper(tsa_cert, test_pki.private_key(LABELS.tsa), fixed_dt=then)
+    signed = sign_enveloped(build_claim(sample_encounter()), signer=_signer(test_pki, label),
+                            timestampers=[tsa_2023], level=T)
+    request = format_ocsp_request(cert, AuthorityWithCert(test_pki.interm),
+                                  certid_hash_algo="sha1", request_nonces=False)
+    response = test_pki.ocsp_responder(at=then).build_ocsp_response(request)
+    root, sig = _signature(signed)
+    add_validation_values(sig, ValidationValues(
+        (cert, test_pki.interm, test_pki.root, tsa_cert, test_pki.cert(LABELS.ocsp_responder)),
+        (response,), (test_pki.crl("root", at=then),)))
+    lt = _serialize(root)
+    result = verify_xml(lt, trust_roots=roots)
+    assert (result.verdict, result.level) == ("VALID", LT), result
+    assert result.timestamp_time.startswith("2023-06-01T08:00")
+    today = verify_xml(lt, trust_roots=roots, at=datetime.now(UTC))
+    assert today.verdict == "INDETERMINATE" and not today.trusted, today
