@@ -245,12 +245,100 @@ def _treatment_sheet(c: _Ctx) -> dict[str, Any]:
     return d
 
 
+# Bệnh án nội khoa (01/BV1): FHIR admitSource / dischargeDisposition texts as the EMR
+# stores them → the form's tick boxes; vital signs by LOINC code.
+ADMISSION_ROUTE = {"emergency": "emergency", "emd": "emergency", "outp": "outpatient_clinic",
+                   "outpatient": "outpatient_clinic", "clinic": "outpatient_clinic",
+                   "ward": "ward"}
+REFERRAL_SOURCE = {"hosp-trans": "health_facility", "gp": "health_facility",
+                   "mp": "health_facility", "self": "self"}
+DISCHARGE_KIND = {"home": "discharged", "against-advice": "requested", "escaped": "absconded"}
+VITALS = {"8867-4": "pulse", "8310-5": "temperature", "9279-1": "respiratory_rate",
+          "29463-7": "weight", "8302-2": "height"}
+
+
+def _vitals(c: _Ctx) -> dict[str, Any]:
+    """The first recorded value of each vital sign of the encounter (the admission exam)."""
+    found: dict[str, Any] = {}
+    bp: dict[str, str] = {}
+    for o in sorted(c.rows(m.Observation), key=lambda o: o.effective_at):
+        key = VITALS.get(o.code)
+        if key and o.value is not None and key not in found:
+            v = _num(o.value)
+            found[key] = int(v) if key in ("pulse", "respiratory_rate", "height") else v
+        elif o.code == "85354-9" and o.value_text and "bp" not in bp:
+            bp["bp"] = o.value_text
+        elif o.code in ("8480-6", "8462-4") and o.value is not None and o.code not in bp:
+            bp[o.code] = str(int(o.value))
+    if "bp" in bp:
+        found["blood_pressure"] = bp["bp"]
+    elif "8480-6" in bp and "8462-4" in bp:
+        found["blood_pressure"] = f"{bp['8480-6']}/{bp['8462-4']}"
+    return found
+
+
+def _inpatient_record(c: _Ctx) -> dict[str, Any]:
+    if c.enc.encounter_class != "IMP":
+        raise InvalidInput("emr.not_inpatient",
+                           "Bệnh án nội khoa (01/BV1) chỉ lập cho lượt điều trị nội trú.",
+                           "The inpatient record (01/BV1) is only for an inpatient encounter.")
+    d = c.common()
+    d.pop("_secondary")
+    d.pop("diagnosis", None)
+    conds = c.rows(m.Condition)
+    main = next((x for x in conds if x.role in ("discharge", "primary")), None)
+    admission = next((x for x in conds if x.role == "admission"), main)
+    if admission is None or not (c.enc.reason or "").strip():
+        raise InvalidInput("emr.incomplete_admission",
+                           "Lượt điều trị chưa có lý do vào viện hoặc chẩn đoán khi vào khoa.",
+                           "The encounter has no reason for admission or admission diagnosis.")
+    secondary = [{"code": x.icd10, "name": x.display} for x in conds if x.role == "secondary"]
+    d["admission_diagnosis"] = {"code": admission.icd10, "name": admission.display}
+    if secondary:
+        d["admission_secondary_diagnoses"] = secondary
+    d["reason"] = c.enc.reason
+    d["payer"] = "bhyt" if c.enc.insurance_covered else "fee"
+    source = c.enc.admission_source or ""
+    management = _clean({"admission_route": ADMISSION_ROUTE.get(source),
+                         "referral_source": REFERRAL_SOURCE.get(source),
+                         "discharge_kind": DISCHARGE_KIND.get(c.enc.discharge_disposition or "")})
+    if c.enc.discharged_at is not None:
+        if main is not None:
+            d["diagnosis"] = {"code": main.icd10, "name": main.display}
+            if secondary:
+                d["secondary_diagnoses"] = secondary
+        days = (c.enc.discharged_at.astimezone(VN).date()
+                - c.enc.admitted_at.astimezone(VN).date()).days
+        management["total_days"] = max(days, 1)  # ngày ra − ngày vào; a same-day stay is 1
+        if c.enc.discharge_disposition == "expired":
+            d["outcome"] = {"result": "died"}
+    if management:
+        d["management"] = management
+    rep = c.s.execute(select(m.RelatedPerson).where(m.RelatedPerson.patient_id == c.enc.patient_id)
+                      .order_by(m.RelatedPerson.id)).scalar()
+    if rep is not None:
+        d["emergency_contact"] = _clean({
+            "full_name": rep.name,
+            "relationship": RELATIONSHIP_VI.get(rep.relationship, rep.relationship),
+            "address": rep.address_line, "phone": rep.phone})
+    vitals = _vitals(c)
+    if vitals:
+        d["examination"] = {"vitals": vitals}
+    d["doctor"] = _person(c.attending())
+    head = _person(c.staff("head_of_department", c.enc.department_id))
+    if head:
+        d["head_of_department"] = head
+    d["signed_at"] = _signed_at()
+    return d
+
+
 BUILDERS: dict[str, Callable[[_Ctx], dict[str, Any]]] = {
     "consent_surgery": _consent_surgery, "lab_result": _lab_result,
     "prescription": _prescription, "billing_01kbcb": _billing,
     "drug_disclosure": _drug_disclosure, "discharge_paper": _doctor_summary(True),
     "record_summary": _doctor_summary(True), "outpatient_record_15bv1": _doctor_summary(False),
     "care_sheet": _care_sheet, "treatment_sheet": _treatment_sheet,
+    "inpatient_record_01bv1": _inpatient_record,
 }
 
 

@@ -14,6 +14,7 @@ from templates.catalogue import form_codes, load_form, versions
 CONTRACT_FORMS = (
     "consent_surgery", "drug_disclosure", "billing_01kbcb", "discharge_paper", "record_summary",
     "lab_result", "treatment_sheet", "care_sheet", "outpatient_record_15bv1", "prescription",
+    "inpatient_record_01bv1",
 )
 STRONG = {"algorithm": "rsa-pss", "key_size": 3072, "digest": "sha256"}
 
@@ -60,6 +61,24 @@ def test_consent_surgery_order_and_completion(defaults: PolicySet) -> None:
     assert sp.is_complete(["doctor", "representative", "head_of_department"])
     assert sp.is_complete(["doctor", "patient", "head_of_department"])
     assert not sp.is_complete(["doctor", "patient"])
+
+
+def test_inpatient_record_doctor_certifies_then_head_approves(defaults: PolicySet) -> None:
+    sp = defaults.signing("inpatient_record_01bv1")
+    assert [s.role for s in sp.next_steps([])] == ["doctor"]
+    assert sp.certifies("doctor", []) and not sp.certifies("head_of_department", ["doctor"])
+    assert [s.role for s in sp.next_steps(["doctor"])] == ["head_of_department"]
+    assert not sp.is_complete(["doctor"]) and sp.is_complete(["doctor", "head_of_department"])
+    with pytest.raises(PolicyError) as e:
+        sp.check_signature("head_of_department", "hsm_key", signed_roles=[], **STRONG)
+    assert e.value.code == "policy.out_of_order"
+    assert "Bác sĩ làm bệnh án" in e.value.message_vi
+    # an inpatient record whatever the encounter says: INPATIENT_10Y, raised by events
+    retention = defaults.retention
+    assert retention.form_record_types["inpatient_record_01bv1"] == "inpatient"
+    decision = retention.classify(retention.form_record_types["inpatient_record_01bv1"])
+    assert (decision.class_name, decision.years) == ("INPATIENT_10Y", 10)
+    assert retention.classify("inpatient", ["death"]).class_name == "DEATH_30Y"
 
 
 def test_out_of_order_is_refused_with_a_clear_message(defaults: PolicySet) -> None:

@@ -42,7 +42,8 @@ def test_bad_identifiers_and_missing_fields_are_reported_per_field(code):
 
 
 @pytest.mark.parametrize("code", ["billing_01kbcb", "discharge_paper", "prescription",
-                                  "record_summary", "outpatient_record_15bv1"])
+                                  "record_summary", "outpatient_record_15bv1",
+                                  "inpatient_record_01bv1"])
 def test_bad_icd10_code(code):
     data = copy.deepcopy(sample_data(code))
     data["diagnosis"]["code"] = "K3"

@@ -20,11 +20,11 @@ DOCUMENT_ID = "HSBA-72001-2026-000123"
 FORM_CODES = form_codes()
 
 
-def test_catalogue_has_the_ten_contract_forms():
+def test_catalogue_has_the_eleven_contract_forms():
     codes = {f.code for f in list_forms()}
     assert codes == {"consent_surgery", "drug_disclosure", "billing_01kbcb", "discharge_paper",
                      "record_summary", "lab_result", "treatment_sheet", "care_sheet",
-                     "outpatient_record_15bv1", "prescription"}
+                     "outpatient_record_15bv1", "inpatient_record_01bv1", "prescription"}
     for f in list_forms():
         assert f.title_vi and f.title_en and f.signature_fields
 
