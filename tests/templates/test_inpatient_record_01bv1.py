@@ -7,10 +7,12 @@ import copy
 import subprocess
 from pathlib import Path
 
+import pikepdf
 import pytest
 
 from core.errors import InvalidInput
 from templates.render import render_form, sample_data
+from tests.signer.conftest import signer_pki  # noqa: F401 - the test PKI (fixture)
 
 CODE = "inpatient_record_01bv1"
 
@@ -141,3 +143,32 @@ def test_transfers_death_and_referral_out_are_printed(tmp_path: Path):
                      "Nhiễm khuẩn huyết, không đặc hiệu · Mã: A41.9"):
         assert expected in text, expected
     assert "Trong 24 giờ vào viện X" not in text
+
+
+def test_doctor_certifies_on_part_a_then_head_signs_the_cover(
+        rendered_forms, signer_pki, tmp_path: Path):  # noqa: F811 - the fixture imported above
+    """The two fields sit on different pages (cover page 1, part A page 3): the doctor's
+    certifying signature, then the head of department's, both valid, still PDF/A-3b."""
+    from signer.request import SignRequest
+    from signer.sign import sign_pdf
+    from templates.pdfa import check_pdfa
+    from tests.signer import checks
+
+    doc = sign_pdf(rendered_forms[CODE].pdf,
+                   SignRequest("doctor", "Huỳnh Thanh Tùng", role="Bác sĩ làm bệnh án",
+                               level="B-B", certify=True),
+                   signer=signer_pki.signer("doctor-rsa"))
+    doc = sign_pdf(doc, SignRequest("head_of_department", "Phan Thị Ngọc Diệp",
+                                    role="Trưởng khoa", level="B-B"),
+                   signer=signer_pki.signer("doctor-ec"))
+    report = check_pdfa(doc)
+    assert report.verdict == "PASS", report.failures
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(doc)
+    checks.assert_pdfsig_valid(path, 2)
+    with pikepdf.open(path) as pdf:
+        pages = {a.T: i for i, page in enumerate(pdf.pages) for a in page.get("/Annots", [])
+                 if a.get("/FT") == "/Sig"}
+        assert pages == {"doctor": 2, "head_of_department": 0}
+        assert all(a.V.Type == "/Sig" for p in pdf.pages for a in p.get("/Annots", [])
+                   if a.get("/FT") == "/Sig")
