@@ -160,7 +160,7 @@ def warm_up_rendering() -> None:
     """Fill the forms' layout cache (``templates.render.warm_layout_cache``) on a daemon
     thread, so no clinician's first render of a form pays for it (never blocks start-up;
     renders wait at most for the one form being laid out), then freeze the warmed-up
-    heap (``core.heap.freeze_long_lived``)."""
+    heap (``core.heap.settle_after_warm_up``)."""
 
     def run() -> None:
         try:
@@ -169,9 +169,9 @@ def warm_up_rendering() -> None:
             warm_layout_cache()
         except Exception:  # each form then fills its cache on its first render
             log.warning("layout cache warm-up failed", exc_info=True)
-        from core.heap import freeze_long_lived
+        from core.heap import settle_after_warm_up
 
-        freeze_long_lived()  # the warmed-up heap: no more full collections over it
+        settle_after_warm_up()  # frozen; young garbage collected during TSA round trips
 
     threading.Thread(target=run, name="hsba-render-warm-up", daemon=True).start()
 

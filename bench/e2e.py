@@ -23,14 +23,15 @@ Pipelines, each document from form data to an archived, indexed PDF:
   on the services profile (the workflow's own keystore, TSAs, revocation source).
 
 Each runs with 1 and 2 worker processes (each worker: its own keys/sessions, one
-warm-up document not counted; hsba's then freezes its warmed-up heap, as the API and
-``hsba worker`` do, ``core.heap``), one document at a time per worker. hsba also runs with
-2 workers keeping ``--inflight`` (default 2) documents in flight each, one thread and
-one pipeline instance per document in flight, as the service's signing pool does: one
-document's CPU then fills another's TSA round trips (per-document CPU is then measured
-per thread). The naive glue stays one document at a time, as the libraries' docs show
-it. The throughput target compares that run with the naive glue's 2 workers; the
-latency target uses hsba's 1 worker, one document at a time. Printed: per-stage median and p90, per-document
+warm-up document not counted; hsba's then settles its heap as the API and ``hsba
+worker`` do, ``core.heap.settle_after_warm_up``), one document at a time per worker.
+hsba also runs with 2 workers keeping ``--inflight`` (default 2) documents in flight
+each, one thread and one pipeline instance per document in flight, as the service's
+signing pool does: one document's CPU then fills another's TSA round trips
+(per-document CPU is then measured per thread). The naive glue stays one document at
+a time, as the libraries' docs show it. The throughput target compares that run with
+the naive glue's 2 workers; the latency target uses hsba's 1 worker, one document at
+a time. Printed: per-stage median and p90, per-document
 latency p50/p95 and CPU time, documents per second, bytes per archived document
 with a breakdown, and the issue's target ratios. The last document of every run is
 checked: pyHanko AdES (B-LTA, offline), poppler ``pdfsig``, ``hsba pdfa check``.
@@ -261,9 +262,9 @@ def _worker(kind: str, cfg: dict[str, Any], boxes: dict[str, list[int]], count: 
         for pipeline in pipelines:
             pipeline.one(-1, lambda _s: None)  # warm-up: imports, fonts, sessions, TSA call
         if kind == "hsba":  # as hsba's API and worker do once warmed up
-            from core.heap import freeze_long_lived
+            from core.heap import settle_after_warm_up
 
-            freeze_long_lived()
+            settle_after_warm_up()
         barrier.wait()
         start, rows, last = time.time(), [], [b""]
         lock = threading.Lock()

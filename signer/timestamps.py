@@ -26,6 +26,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import extract_ts_certs
 
 from core.errors import UnavailableError
+from core.heap import collect_while_waiting
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,11 @@ __all__ = ["TSA_REQUEST_SENT", "FailoverTimeStamper", "TsaHttpClient", "http_tim
 
 TSA_REQUEST_SENT: ContextVar[asyncio.Event | None] = ContextVar("hsba_tsa_request_sent",
                                                                  default=None)
-"""An event the TSA client sets once a time-stamp request of this context (task) has
-been written to the connection: a caller can then use the CPU while the TSA answers
-(``signer.lta_overlap``). Only :class:`TsaHttpClient`'s own sessions report it."""
+"""An event the TSA client sets as a time-stamp request of this context (task) is
+written to the connection (tasks waiting on it run once it has been): a caller can
+then use the CPU while the TSA answers (``signer.lta_overlap``). Only
+:class:`TsaHttpClient`'s own sessions report it; they also let the garbage collector
+do its young work then (``core.heap.collect_while_waiting``)."""
 
 
 @lru_cache(maxsize=1)
@@ -91,9 +94,12 @@ async def _loop_session() -> aiohttp.ClientSession:
 
 
 async def _request_sent(_session: Any, _context: Any, _params: Any) -> None:
+    """aiohttp calls this just before it writes the request, in the same turn of the
+    event loop: whatever is scheduled here runs once the request has left."""
     event = TSA_REQUEST_SENT.get()
     if event is not None:
         event.set()
+    collect_while_waiting()  # the collector's young work, during the round trip
 
 
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncIterator[None]:
