@@ -154,3 +154,17 @@ def test_test_tsa_with_cached_parts_answers_like_certomancer() -> None:
         second["encap_content_info"]["content"].parsed["serial_number"].native
     assert first["signer_infos"][0]["signature"].native != \
         second["signer_infos"][0]["signature"].native
+    # and each token is one pyHanko accepts: intact, signed by the TSA, over the digest
+    import asyncio
+
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+    from pyhanko_certvalidator import ValidationContext
+
+    pki = load_test_pki()
+    context = ValidationContext(trust_roots=[pki.root], other_certs=[pki.interm],
+                                allow_fetching=False, revocation_mode="soft-fail")
+    for signed_data in (first, second):
+        status = asyncio.run(validate_tst_signed_data(
+            signed_data, context, lambda _md: hashlib.sha256(b"form").digest()))
+        assert status["intact"] and status["valid"], status
+        assert status["trust_problem_indic"] is None and status["validation_path"] is not None
