@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +144,8 @@ class Archiver:
         self.audit = audit or AuditChain(index.engine)
         self._tenants: set[str] = set()
         """Tenant ids known to be committed (saves a query per batch)."""
+        self._puts: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._group: GroupCommit[IngestItem, IngestReceipt] = GroupCommit(
             lambda batch: self.archive_documents(batch, max_workers=min(8, len(batch))))
 
@@ -225,8 +228,49 @@ class Archiver:
 
     def archive_documents(self, items: Sequence[IngestItem], *,
                           max_workers: int = 8) -> list[IngestReceipt]:
-        """A batch: one intent transaction, parallel puts, one commit for all rows."""
-        return self._finish(items, *self._prepare(items, max_workers))
+        """A batch: one intent transaction, parallel puts, one commit for all rows.
+
+        The index transaction starts while the objects are being put (its reads, the
+        document rows): the version rows are written once every put has returned, and
+        the transaction commits only then, as before."""
+        results, todo, stored = self._start_puts(items, max_workers)
+        resolved: dict[str, str | None] = {}
+
+        def version_ids() -> dict[str, str | None]:
+            if len(resolved) < len(todo):
+                resolved.update({p.id: f.result() for (_, p), f in zip(todo, stored,
+                                                                      strict=True)})
+                _crash_point("after_put")
+            return resolved
+
+        try:
+            return self._finish(items, results, todo, version_ids)
+        finally:
+            for future in stored:  # a failed transaction leaves no put running behind
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001,S110 - raised in version_ids / retried
+                    pass
+
+    def _start_puts(self, items: Sequence[IngestItem], max_workers: int
+                    ) -> tuple[list[Intent | IngestReceipt], list[tuple[int, Intent]],
+                               list[Future[str | None]]]:
+        """Steps 1 and 2: intents committed, then the objects' puts started (each
+        future gives the store's version id of its intent's object)."""
+        results = self._record_intents(items)
+        _crash_point("after_intent")
+        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Intent)]
+        puts = self._put_pool(max_workers)
+        return results, todo, [puts.submit(self._store, p, items[i].data) for i, p in todo]
+
+    def _put_pool(self, max_workers: int) -> ThreadPoolExecutor:
+        """The threads putting objects while the index transaction is prepared (one pool
+        per archiver, created on first use)."""
+        with self._pool_lock:
+            if self._puts is None:
+                self._puts = ThreadPoolExecutor(max(8, max_workers),
+                                                thread_name_prefix="hsba-put")
+            return self._puts
 
     def archive_stream(self, items: Sequence[IngestItem], *, batch_size: int = 50,
                        max_workers: int = 8, in_flight: int = 3) -> list[IngestReceipt]:
@@ -264,23 +308,9 @@ class Archiver:
         return self._finish(items, results, todo,
                             {p.id: vid for (_, p), vid in zip(todo, vids, strict=True)})
 
-    def _prepare(self, items: Sequence[IngestItem], max_workers: int
-                 ) -> tuple[list[Intent | IngestReceipt], list[tuple[int, Intent]],
-                            dict[str, str | None]]:
-        """Steps 1 and 2: intents committed, objects stored (their version ids by intent)."""
-        results = self._record_intents(items)
-        _crash_point("after_intent")
-        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Intent)]
-        if max_workers > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
-                vids = list(pool.map(lambda ir: self._store(ir[1], items[ir[0]].data), todo))
-        else:
-            vids = [self._store(p, items[i].data) for i, p in todo]
-        _crash_point("after_put")
-        return results, todo, {p.id: vid for (_, p), vid in zip(todo, vids, strict=True)}
-
     def _finish(self, items: Sequence[IngestItem], results: list[Intent | IngestReceipt],
-                todo: list[tuple[int, Intent]], version_ids: dict[str, str | None]
+                todo: list[tuple[int, Intent]],
+                version_ids: Mapping[str, str | None] | Callable[[], Mapping[str, str | None]]
                 ) -> list[IngestReceipt]:
         """Step 3: index rows and audit events of the stored objects, one transaction.
 

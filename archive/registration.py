@@ -10,7 +10,7 @@ workflow relies on) is checked and raised as usual.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -95,9 +95,16 @@ def _new_document(p: Intent, meta: dict[str, Any], now: datetime) -> dict[str, A
 
 
 def register_versions(s: Session, audit: AuditChain, batch: Sequence[Intent],
-                      version_ids: dict[str, str | None], *, known_tenants: set[str],
-                      check_existing: bool = True) -> list[Registered]:
+                      version_ids: Mapping[str, str | None]
+                      | Callable[[], Mapping[str, str | None]], *,
+                      known_tenants: set[str], check_existing: bool = True
+                      ) -> list[Registered]:
     """Index rows and audit events for intents whose objects are stored.
+
+    ``version_ids`` (the store's version id by intent id) may be a callable: it is
+    called once, after the document rows are written and before the version rows, so
+    the caller's object puts can still be on their way while the rest is prepared
+    (``archive.ingest``); it raises if a put failed, and nothing is then registered.
 
     The caller removes the intents' ``pending_ingests`` rows in the same
     transaction. ``check_existing=False`` when the caller has just deleted live
@@ -160,9 +167,9 @@ def register_versions(s: Session, audit: AuditChain, batch: Sequence[Intent],
             tenant, doc_created = row["tenant_id"], row["created_at"]
         versions.append({
             "document_id": p.document_id, "n": p.n, "media": pl.get("media", "pdf"),
-            "sha256": p.sha256, "object_key": p.object_key, "version_id": version_ids.get(p.id),
+            "sha256": p.sha256, "object_key": p.object_key, "version_id": p.id,
             "size": p.size, "reason": pl["reason"], "last_timestamp_expiry": ts_exp,
-            "created_at": now})
+            "created_at": now})  # version_id: the intent's id until the store's is known
         for sig in pl["signatures"]:
             signatures.append({
                 "document_id": p.document_id, "version_n": p.n, "field": sig["field"],
@@ -180,10 +187,15 @@ def register_versions(s: Session, audit: AuditChain, batch: Sequence[Intent],
             object_id=p.document_id, tenant_id=meta["tenant_id"],
             details={"version": p.n, "sha256": p.sha256, "object_key": p.object_key,
                      "reason": pl["reason"], "form_code": meta["form_code"]}))
-        out.append(Registered(p, p.n, False, version_ids.get(p.id)))
+        out.append(Registered(p, p.n, False, None))
     if new_docs:
         s.execute(insert(Document), list(new_docs.values()))
     s.flush()  # updates of existing documents (row_version checked) before their rows
+    stored = version_ids() if callable(version_ids) else version_ids  # objects stored now
+    for row in versions:
+        row["version_id"] = stored.get(row["version_id"])
+    out = [r if r.duplicate else Registered(r.intent, r.n, False, stored.get(r.intent.id))
+           for r in out]
     if versions:
         s.execute(insert(DocumentVersion), versions)
     if signatures:

@@ -6,13 +6,14 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from archive.ingest import Archiver, DocumentMeta, IngestItem, SignatureRecord
 from archive.integrity import check_archive
-from archive.models import Document
+from archive.models import Document, PendingIngest
 from archive.renewal import due_for_renewal
-from core.errors import InvalidInput
+from core.errors import ArchiveError, InvalidInput
 
 
 def _item(doc: str, data: bytes, **meta: object) -> IngestItem:
@@ -173,13 +174,47 @@ def test_batch_completed_meanwhile_by_reconcile_is_acknowledged_once(
     from archive.ingest import reconcile
 
     items = [_item("doc-race", b"%PDF race"), _item("doc-calm", b"%PDF calm")]
-    prepared = archiver._prepare(items, 2)
+    results, todo, stored = archiver._start_puts(items, 2)  # intents, objects stored
+    version_ids = {p.id: f.result() for (_, p), f in zip(todo, stored, strict=True)}
     assert len(reconcile(archiver, min_age_s=0).completed) == 2
-    receipts = archiver._finish(items, *prepared)
+    receipts = archiver._finish(items, results, todo, version_ids)
     assert [(r.document_id, r.version, r.duplicate) for r in receipts] == [
         ("doc-race", 1, True), ("doc-calm", 1, True)]
     assert all(r.version_id == v.version_id for r, v in zip(
         receipts, [archiver.index.versions(d)[0] for d in ("doc-race", "doc-calm")],
         strict=True))
     assert [e.action for e in archiver.audit.entries()] == ["create", "create", "reconcile"]
+    assert check_archive(archiver.index, archiver.store).ok
+
+
+def test_a_put_that_fails_while_the_index_is_prepared_registers_nothing(
+        archiver: Archiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index transaction starts while the objects are on their way: when one put
+    fails, the store's error is raised and nothing of the batch is indexed or audited
+    (the intents stay for reconcile); the batch then goes through once the store works.
+    The failure is injected into the real store's put (no real store fails on demand)."""
+    real_put = archiver.store.put
+    entries_before = len(archiver.audit.entries())
+
+    def failing_put(key: str, data: bytes, **kw: object) -> object:
+        if b"broken" in data:
+            raise ArchiveError("archive.store_unavailable", "Kho lưu trữ không trả lời.",
+                               "The object store did not answer.")
+        return real_put(key, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archiver.store, "put", failing_put)
+    items = [_item("doc-fine", b"%PDF fine"), _item("doc-broken", b"%PDF broken")]
+    with pytest.raises(ArchiveError) as err:
+        archiver.archive_documents(items)
+    assert err.value.code == "archive.store_unavailable"
+    assert archiver.index.versions("doc-fine") == []
+    assert archiver.index.versions("doc-broken") == []
+    assert len(archiver.audit.entries()) == entries_before
+    with archiver.index.sessions() as s:
+        assert len(s.execute(select(PendingIngest)).scalars().all()) == 2
+    monkeypatch.setattr(archiver.store, "put", real_put)
+    receipts = archiver.archive_documents(items)
+    assert [(r.document_id, r.version) for r in receipts] == [("doc-fine", 1), ("doc-broken", 1)]
+    with archiver.index.sessions() as s:
+        assert s.execute(select(PendingIngest)).scalars().all() == []
     assert check_archive(archiver.index, archiver.store).ok

@@ -94,9 +94,9 @@ def test_reconcile_records_the_original_version_despite_a_forgery(
     assert isinstance(store, S3ObjectLockStore)
     original = b"%PDF-1.7 discharge paper " + uuid.uuid4().bytes
     item = IngestItem("doc-crash", original, DocumentMeta("70001", "discharge_paper"), "dr-an")
-    _, todo, vids = s3_archiver._prepare([item], 1)  # intent + put, then "crash"
+    _, todo, stored = s3_archiver._start_puts([item], 1)  # intent + put, then "crash"
     [(_, pending)] = todo
-    first_vid = vids[pending.id]
+    first_vid = stored[0].result()
     _forge(store, pending.object_key, b"%PDF-1.7 forged discharge paper")
     with s3_archiver.index.sessions() as s:
         assert s.get(PendingIngest, pending.id) is not None
