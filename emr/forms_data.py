@@ -135,12 +135,7 @@ def _consent_surgery(c: _Ctx) -> dict[str, Any]:
             "full_name": rep.name, "relationship": RELATIONSHIP_VI.get(rep.relationship,
                                                                        rep.relationship),
             "cccd": rep.cccd, "address": rep.address_line, "phone": rep.phone})
-    d["doctor"] = _person(c.attending())
-    head = _person(c.staff("head_of_department", c.enc.department_id))
-    if head:
-        d["head_of_department"] = head
-    d["signed_at"] = _signed_at()
-    return d
+    return _with_doctor_and_head(c, d)
 
 
 def _lab_result(c: _Ctx) -> dict[str, Any]:
@@ -324,12 +319,7 @@ def _inpatient_record(c: _Ctx) -> dict[str, Any]:
     vitals = _vitals(c)
     if vitals:
         d["examination"] = {"vitals": vitals}
-    d["doctor"] = _person(c.attending())
-    head = _person(c.staff("head_of_department", c.enc.department_id))
-    if head:
-        d["head_of_department"] = head
-    d["signed_at"] = _signed_at()
-    return d
+    return _with_doctor_and_head(c, d)
 
 
 BUILDERS: dict[str, Callable[[_Ctx], dict[str, Any]]] = {
@@ -349,3 +339,14 @@ def form_data_for(session: Session, form_code: str, encounter_id: str) -> dict[s
         raise InvalidInput("emr.unknown_form", f"Không có dữ liệu cho biểu mẫu {form_code}.",
                            f"No EMR data mapping for form {form_code}.")
     return {k: v for k, v in builder(_Ctx(session, encounter_id)).items() if v is not None}
+
+
+def _with_doctor_and_head(c: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with the signers of a record: the attending doctor, the head of the
+    encounter's department (when there is one) and the signing date."""
+    d["doctor"] = _person(c.attending())
+    head = _person(c.staff("head_of_department", c.enc.department_id))
+    if head:
+        d["head_of_department"] = head
+    d["signed_at"] = _signed_at()
+    return d

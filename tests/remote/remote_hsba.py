@@ -24,6 +24,24 @@ from tests.loopback import LoopbackServer
 OTHER_TENANT = "BV2TEST"
 
 
+def bearer_headers(base: str, login: Any) -> dict[str, str]:
+    """An ``Authorization`` header for a seeded login of the API at ``base``: a staff
+    login (password and current TOTP) or a hospital system (client credentials)."""
+    import httpx
+    import pyotp
+
+    if login.kind == "client":
+        r = httpx.post(f"{base}/api/v1/oauth/token", timeout=60, data={
+            "grant_type": "client_credentials", "client_id": login.username,
+            "client_secret": login.secret})
+    else:
+        r = httpx.post(f"{base}/api/v1/auth/login", timeout=60, json={
+            "username": login.username, "password": login.secret,
+            "totp": pyotp.TOTP(login.totp_secret).now()})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @dataclass
 class RemoteHsba:
     services: Any

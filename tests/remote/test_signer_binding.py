@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from provider_double import USER_ID, ProviderDouble
-from remote_hsba import OTHER_TENANT, remote_hsba
+from remote_hsba import OTHER_TENANT, bearer_headers, remote_hsba
 from test_async_provider import assert_signed
 
 from tests.loopback import LoopbackServer
@@ -56,19 +55,6 @@ class Hsba:
     names: dict[str, str]
 
 
-def _token(base: str, login: Any) -> dict[str, str]:
-    if login.kind == "client":
-        r = httpx.post(f"{base}/api/v1/oauth/token", timeout=60, data={
-            "grant_type": "client_credentials", "client_id": login.username,
-            "client_secret": login.secret})
-    else:
-        r = httpx.post(f"{base}/api/v1/auth/login", timeout=60, json={
-            "username": login.username, "password": login.secret,
-            "totp": pyotp.TOTP(login.totp_secret).now()})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 @pytest.fixture(scope="module")
 def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsba]:
     from api.app import create_app
@@ -85,11 +71,11 @@ def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             return r.services.accounts.find("staff", login.username)
 
         h = Hsba(r.services, api.url, r.double, {
-            "his": _token(api.url, his), "other_his": _token(api.url, other_his),
-            "clinician": _token(api.url, r.logins["clinician"]),
-            "head": _token(api.url, r.logins["head_of_department"]),
-            "admin": _token(api.url, r.logins["admin"]),
-            "other_admin": _token(api.url, r.other["admin"])}, {
+            "his": bearer_headers(api.url, his), "other_his": bearer_headers(api.url, other_his),
+            "clinician": bearer_headers(api.url, r.logins["clinician"]),
+            "head": bearer_headers(api.url, r.logins["head_of_department"]),
+            "admin": bearer_headers(api.url, r.logins["admin"]),
+            "other_admin": bearer_headers(api.url, r.other["admin"])}, {
             "clinician": account(r.logins["clinician"]).id,
             "head": account(r.logins["head_of_department"]).id,
             "cashier": account(r.logins["cashier"]).id,

@@ -23,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pyotp
 import pytest
 
 pytestmark = pytest.mark.services
@@ -33,7 +32,7 @@ if _REMOTE_TESTS not in sys.path:
     sys.path.insert(0, _REMOTE_TESTS)
 
 from provider_double import SP_ID, SP_PASSWORD, USER_ID, ProviderDouble
-from remote_hsba import remote_hsba
+from remote_hsba import bearer_headers, remote_hsba
 
 from tests.loopback import LoopbackServer
 
@@ -59,14 +58,6 @@ class Hsba:
         return ActorRef.of(self.services.accounts.find("staff", self.logins[role].username))
 
 
-def _login(base: str, login: Any) -> dict[str, str]:
-    r = httpx.post(f"{base}/api/v1/auth/login", json={
-        "username": login.username, "password": login.secret,
-        "totp": pyotp.TOTP(login.totp_secret).now()}, timeout=60)
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 @pytest.fixture(scope="module")
 def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsba]:
     from api.app import create_app
@@ -76,11 +67,11 @@ def hsba(test_services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             LoopbackServer(create_app(r.services.settings, services=r.services)) as api:
         logins, other = r.logins, r.other
         h = Hsba(r.services, api.url, r.double, logins, {
-            "clinician": _login(api.url, logins["clinician"]),
-            "head_of_department": _login(api.url, logins["head_of_department"]),
-            "other": _login(api.url, other["clinician"]),
-            "admin": _login(api.url, logins["admin"]),
-            "other_admin": _login(api.url, other["admin"])})
+            "clinician": bearer_headers(api.url, logins["clinician"]),
+            "head_of_department": bearer_headers(api.url, logins["head_of_department"]),
+            "other": bearer_headers(api.url, other["clinician"]),
+            "admin": bearer_headers(api.url, logins["admin"]),
+            "other_admin": bearer_headers(api.url, other["admin"])})
         # each hospital's administrator binds its clinician to the subscriber id
         _bind(h, "admin", h.actor("clinician").subject, USER_ID)
         other_id = r.services.accounts.find("staff", other["clinician"].username).id
@@ -445,8 +436,8 @@ def test_embedded_default_in_process_polling_archives(
             with LoopbackServer(create_app(get_settings())) as api:
                 services = api.server.config.app.state.services
                 h = Hsba(services, api.url, double, logins, {
-                    "clinician": _login(api.url, logins["clinician"]),
-                    "admin": _login(api.url, logins["admin"])})
+                    "clinician": bearer_headers(api.url, logins["clinician"]),
+                    "admin": bearer_headers(api.url, logins["admin"])})
                 _bind(h, "admin", h.actor("clinician").subject, USER_ID)
                 doc = _new_discharge(h)
                 r = _ask(h, [doc])

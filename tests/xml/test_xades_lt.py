@@ -22,16 +22,13 @@ from signer.revocation import OnlineRevocationSource
 from signer.timestamps import http_timestampers
 from signer.xml.ltv import LT, ValidationValues, add_validation_values
 from signer.xml.sign import T, sign_enveloped
+from signer.xml.timestamp import NS, UNSIGNED_PATH, XADES
 from signer.xml.verify import verify_xml
 from tests.pki.testpki import LABELS
 
 pytestmark = pytest.mark.services
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XADES = "http://uri.etsi.org/01903/v1.3.2#"
-NS = {"ds": DS, "xades": XADES}
-USP = ("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
-       "xades:UnsignedSignatureProperties")
+USP = UNSIGNED_PATH
 
 
 def _signer(test_pki, label: str) -> InMemoryKeySigner:

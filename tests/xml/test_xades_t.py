@@ -20,15 +20,12 @@ from insurance.sample import sample_encounter
 from insurance.xml130 import build_claim, schema_errors
 from signer.timestamps import http_timestampers
 from signer.xml.sign import BES, T, sign_enveloped
+from signer.xml.timestamp import NS, UNSIGNED_PATH, XADES
 from signer.xml.verify import verify_xml
 
 pytestmark = pytest.mark.services
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XADES = "http://uri.etsi.org/01903/v1.3.2#"
-NS = {"ds": DS, "xades": XADES}
-STAMP = ("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
-         "xades:UnsignedSignatureProperties/xades:SignatureTimeStamp")
+STAMP = UNSIGNED_PATH + "/xades:SignatureTimeStamp"
 
 
 def _dead_tsa_url() -> str:
