@@ -92,7 +92,7 @@ def test_cli_check_ok(capsys: pytest.CaptureFixture[str], defaults: PolicySet,
                       hospital_dir: Path) -> None:
     assert _main("--lang", "en", "policies", "check", str(hospital_dir)) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK: 13 files") and defaults.version in out
+    assert out.startswith("OK: 14 files") and defaults.version in out
 
 
 def test_cli_check_reports_file_line_reason(capsys: pytest.CaptureFixture[str],
