@@ -23,8 +23,8 @@ Pipelines, each document from form data to an archived, indexed PDF:
   on the services profile (the workflow's own keystore, TSAs, revocation source).
 
 Each runs with 1 and 2 worker processes (each worker: its own keys/sessions, one
-warm-up document not counted; hsba's then settles its heap as the API and ``hsba
-worker`` do, ``core.heap.settle_after_warm_up``), one document at a time per worker.
+warm-up document not counted; hsba's then settles its heap as the API does,
+``core.heap.settle_after_warm_up``), one document at a time per worker.
 hsba also runs with 2 workers keeping ``--inflight`` (default 2) documents in flight
 each, one thread and one pipeline instance per document in flight, as the service's
 signing pool does: one document's CPU then fills another's TSA round trips
@@ -261,7 +261,7 @@ def _worker(kind: str, cfg: dict[str, Any], boxes: dict[str, list[int]], count: 
     try:
         for pipeline in pipelines:
             pipeline.one(-1, lambda _s: None)  # warm-up: imports, fonts, sessions, TSA call
-        if kind == "hsba":  # as hsba's API and worker do once warmed up
+        if kind == "hsba":  # as hsba's API does once warmed up
             from core.heap import settle_after_warm_up
 
             settle_after_warm_up()

@@ -11,8 +11,8 @@ documents latency:
 - **Young collections** (CPython's default: every 700 net allocations) ran some seven
   times per signed document, 10-20 ms in all, each one during CPU work.
 
-Once a process has warmed up (the API after its layout-cache warm-up, ``hsba worker``
-when it starts), :func:`settle_after_warm_up` collects what is garbage, moves every
+Once a process has warmed up (the API after its layout-cache warm-up; the benchmarks'
+workers), :func:`settle_after_warm_up` collects what is garbage, moves every
 object alive to the permanent generation (``gc.freeze``, which collections no longer
 traverse) and raises the young generation's threshold to :data:`YOUNG_THRESHOLD`
 allocations. The young generation is then collected while the process has nothing

@@ -56,9 +56,6 @@ def _worker(args: argparse.Namespace) -> int:
         queue = services.queue
         if args.defer:
             return _defer(queue, args.defer, args.lang)
-        from core.heap import settle_after_warm_up
-
-        settle_after_warm_up()  # start-up heap frozen; young garbage collected during TSA waits
         if queue is not None:
             if services.settings.remote_provider != "none":  # imported only when used
                 from api.remote.wiring import register_polling_on_queue
