@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import shutil
-import subprocess
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -18,17 +15,7 @@ from insurance.sample import sample_encounter
 from insurance.xml130 import build_claim, build_tables, read_claim, schema_errors
 from signer.xml.sign import sign_enveloped
 from signer.xml.verify import verify_xml
-
-XADES_ID = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"
-
-
-def _xmlsec_verify(path: Path, root_pem: bytes, tmp_path: Path) -> subprocess.CompletedProcess:
-    assert shutil.which("xmlsec1"), "xmlsec1 (Debian package) is needed"
-    root = tmp_path / "root.pem"
-    root.write_bytes(root_pem)
-    return subprocess.run(
-        ["xmlsec1", "--verify", "--trusted-pem", str(root), "--id-attr:Id", XADES_ID, str(path)],
-        capture_output=True, text=True, timeout=30, check=False)
+from tests.xml.xmlsec import xmlsec_verify
 
 
 def test_committed_xsds_match_the_field_tables():
@@ -132,7 +119,7 @@ def test_signed_claim_verifies_with_hsba_and_xmlsec1(xml_pki, tmp_path, label):
     assert "Con dấu" in result.signer_subject
     path = tmp_path / "claim.xml"
     path.write_bytes(signed)
-    proc = _xmlsec_verify(path, xml_pki.root_pem, tmp_path)
+    proc = xmlsec_verify(path, xml_pki.root_pem, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout + proc.stderr
     assert read_claim(signed)["XML1"].startswith(b"<?xml")
@@ -159,7 +146,7 @@ def test_a_changed_byte_in_any_signed_table_is_detected(xml_pki, tmp_path, table
     assert verify_xml(tampered, trust_roots=[xml_pki.root_der]).verdict == "MODIFIED_AFTER_SIGNING"
     path = tmp_path / "tampered.xml"
     path.write_bytes(tampered)
-    assert _xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
+    assert xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
 
 
 @pytest.mark.parametrize("table", ["XML1", "XML2", "XML3", "XML4", "XML5"])
@@ -178,7 +165,7 @@ def test_a_changed_byte_of_the_signed_file_in_any_table_is_detected(xml_pki, tmp
             "MODIFIED_AFTER_SIGNING", (table, pos)
     path = tmp_path / "tampered.xml"
     path.write_bytes(tampered)
-    assert _xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
+    assert xmlsec_verify(path, xml_pki.root_pem, tmp_path).returncode != 0
 
 
 @pytest.mark.parametrize(("before", "after"), [
